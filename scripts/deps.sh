@@ -1,0 +1,45 @@
+# Sourced by ./test.sh and ./run.sh: installs the Debian packages the project needs that are
+# missing, with one `apt-get update` first.  Root uses apt-get directly, others go through sudo.
+
+# Build and run time.
+LS11_PKGS_BUILD="gcc pkg-config meson ninja-build libssl-dev openssl libengine-gost-openssl"
+# Tests, sanitizers and the fuzz build.
+LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3"
+
+ls11_missing_packages() {
+    local p missing=""
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing="$missing $p"
+        fi
+    done
+    echo "$missing"
+}
+
+ls11_ensure_packages() {
+    local missing sudo=""
+    missing=$(ls11_missing_packages "$@")
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || {
+            echo "error: missing packages:$missing (run as root or install sudo)" >&2
+            return 1
+        }
+        sudo="sudo"
+    fi
+    echo "== installing:$missing"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # shellcheck disable=SC2086
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+}
+
+# meson setup that also works on an already configured directory.
+ls11_meson_setup() {
+    local dir=$1
+    shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson configure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@"
+    fi
+}

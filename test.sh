@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# LS11CLOUD: install what is missing, build, and run every test.
+#
+#   ./test.sh            the whole suite: build/ (warnings are errors), build-san/ (ASan+UBSan),
+#                        and a short libFuzzer smoke run in build-fuzz/ (clang)
+#   FUZZ_SECONDS=N       seconds each fuzz target runs in the smoke run (default 10; 0 skips it)
+#
+# Exits non-zero on any failure; the last line is "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/deps.sh
+
+ls11_ensure_packages $LS11_PKGS_BUILD $LS11_PKGS_TEST
+
+jobs=$(nproc 2>/dev/null || echo 2)
+logs=()
+status=0
+
+run_suite() {
+    local dir=$1
+    shift
+    echo "== meson test -C $dir $*"
+    if ! meson test -C "$dir" --print-errorlogs --num-processes "$jobs" "$@"; then
+        status=1
+    fi
+    logs+=("$dir/meson-logs/testlog.json")
+}
+
+echo "== build/ (warnings are errors)"
+ls11_meson_setup build -Dwerror=true -Dtests=enabled
+ninja -C build
+run_suite build
+
+echo "== build-san/ (AddressSanitizer + UndefinedBehaviorSanitizer)"
+ls11_meson_setup build-san -Dwerror=true -Dtests=enabled -Db_sanitize=address,undefined \
+    -Db_lundef=false -Dbuildtype=debug
+ninja -C build-san
+run_suite build-san --timeout-multiplier 4
+
+if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
+    echo "== build-fuzz/ (libFuzzer smoke run, ${FUZZ_SECONDS:-10} s per target)"
+    CC=clang ls11_meson_setup build-fuzz -Dfuzzing=true -Dtests=disabled -Dbuildtype=debugoptimized
+    ninja -C build-fuzz
+    LS11_FUZZ_SECONDS=${FUZZ_SECONDS:-10} run_suite build-fuzz --suite fuzz-smoke
+fi
+
+echo "== summary"
+scripts/test-summary.py "${logs[@]}" || status=1
+exit $status
