@@ -42,6 +42,7 @@ static const char *const cipher_names[] = {
 	"kuznyechik-ecb", "kuznyechik-cbc", "kuznyechik-ctr", "kuznyechik-ofb",
 	"kuznyechik-cfb", "kuznyechik-ctr-acpkm", "magma-cbc", "magma-ctr",
 	"magma-ctr-acpkm", "gost89", "gost89-cnt", "gost89-cnt-12", "gost89-ecb",
+	"gost89-cbc", /* the GOST 28147-89 block primitive (3.0.1 has no gost89-ecb) */
 };
 static EVP_CIPHER *ciphers[sizeof(cipher_names) / sizeof(cipher_names[0])];
 
@@ -107,6 +108,15 @@ backend_load(void)
 	}
 	/* ENGINE_init took a functional reference; drop the structural one from ENGINE_by_id. */
 	ENGINE_free(be.engine);
+	/*
+	 * Loading gost.so registers its ciphers and digests as the process's default implementations
+	 * of the GOST NIDs (bind_gost in gost_eng.c).  Undo that: the host's lookups of those
+	 * algorithms stay as they were, and we fetch ours from our own context.  The key methods
+	 * stay registered: decoding a GOST SubjectPublicKeyInfo needs them, and they only concern
+	 * GOST key types, which nothing else in the process could use before.
+	 */
+	ENGINE_unregister_ciphers(be.engine);
+	ENGINE_unregister_digests(be.engine);
 	if (!ENGINE_register_pkey_asn1_meths(be.engine))
 		return ls_crypto_fail("ENGINE_register_pkey_asn1_meths(gost)");
 	return ls_crypto_warm_curves();

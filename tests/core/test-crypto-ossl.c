@@ -257,3 +257,35 @@ Test(threads, hammer_hash_kdf_random)
 		cr_assert_eq((long)ret, 0, "thread %d saw %ld wrong results", i, (long)ret);
 	}
 }
+
+/*
+ * The backend lives inside other programs (browsers, anything using OpenSSL): after it starts,
+ * the process's own OpenSSL must look as before.  This test alone reaches into OpenSSL to see.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <openssl/engine.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+
+Test(host, openssl_defaults_untouched)
+{
+	EVP_MD *md;
+
+	cr_assert_eq(ls_crypto_init(), LS_OK);
+	/* No engine became the default implementation of any GOST digest or cipher. */
+	cr_assert_null(ENGINE_get_digest_engine(NID_id_GostR3411_2012_256));
+	cr_assert_null(ENGINE_get_digest_engine(NID_id_GostR3411_2012_512));
+	cr_assert_null(ENGINE_get_cipher_engine(NID_kuznyechik_ctr));
+	cr_assert_null(ENGINE_get_cipher_engine(NID_id_Gost28147_89));
+	/* Nor of anything else. */
+	cr_assert_null(ENGINE_get_default_RSA());
+	cr_assert_null(ENGINE_get_default_EC());
+	cr_assert_null(ENGINE_get_digest_engine(NID_sha256));
+	/* The default library context did not get the GOST provider. */
+	cr_assert_not(OSSL_PROVIDER_available(NULL, "gostprov"));
+	md = EVP_MD_fetch(NULL, "md_gost12_256", NULL);
+	cr_assert_null(md, "the host's default context must not see our provider");
+	EVP_MD_free(md);
+	ERR_clear_error();
+}
