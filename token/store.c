@@ -1,0 +1,258 @@
+/*
+ * LS11CLOUD - the token store's front: argument checks every backend shares, then dispatch.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "log.h"
+
+void
+ls_store_close(ls_store *store)
+{
+	if (store == NULL)
+		return;
+	store->ops->close(store);
+}
+
+const char *
+ls_store_backend(const ls_store *store)
+{
+	ls_return_val_if_fail(store != NULL, "none");
+	return store->ops->name;
+}
+
+int
+ls_store_begin(ls_store *store, bool write, ls_store_txn **out)
+{
+	ls_return_val_if_fail(out != NULL, LS_ERR_INVALID_ARG);
+	*out = NULL;
+	ls_return_val_if_fail(store != NULL, LS_ERR_INVALID_ARG);
+	return store->ops->begin(store, write, out);
+}
+
+int
+ls_store_commit(ls_store_txn *txn)
+{
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	return txn->store->ops->commit(txn);
+}
+
+void
+ls_store_rollback(ls_store_txn *txn)
+{
+	if (txn == NULL)
+		return;
+	txn->store->ops->rollback(txn);
+}
+
+int
+ls_store_schema_version(ls_store_txn *txn, uint32_t *version)
+{
+	ls_return_val_if_fail(txn != NULL && version != NULL, LS_ERR_INVALID_ARG);
+	*version = 0;
+	return txn->store->ops->schema_version(txn, version);
+}
+
+int
+ls_store_check_integrity(ls_store *store)
+{
+	ls_return_val_if_fail(store != NULL, LS_ERR_INVALID_ARG);
+	return store->ops->check_integrity(store);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+static int
+check_write(const ls_store_txn *txn)
+{
+	if (!txn->write) {
+		ls_warning("store: a write in a read-only transaction");
+		return LS_ERR_STATE;
+	}
+	return LS_OK;
+}
+
+static int
+check_token(const ls_store_token *tok)
+{
+	if (tok->user_wrap_len > LS_STORE_WRAP_MAX || tok->so_wrap_len > LS_STORE_WRAP_MAX)
+		return LS_ERR_TOO_LARGE;
+	return LS_OK;
+}
+
+int
+ls_store_token_create(ls_store_txn *txn, const ls_store_token *tok, uint64_t *id)
+{
+	int r;
+
+	ls_return_val_if_fail(id != NULL, LS_ERR_INVALID_ARG);
+	*id = 0;
+	ls_return_val_if_fail(txn != NULL && tok != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK || (r = check_token(tok)) != LS_OK)
+		return r;
+	return txn->store->ops->token_create(txn, tok, id);
+}
+
+int
+ls_store_token_get(ls_store_txn *txn, uint64_t token_id, ls_store_token *out)
+{
+	ls_return_val_if_fail(out != NULL, LS_ERR_INVALID_ARG);
+	memset(out, 0, sizeof(*out));
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	if (token_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->token_get(txn, token_id, out);
+}
+
+int
+ls_store_token_update(ls_store_txn *txn, const ls_store_token *tok)
+{
+	int r;
+
+	ls_return_val_if_fail(txn != NULL && tok != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK || (r = check_token(tok)) != LS_OK)
+		return r;
+	if (tok->id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->token_update(txn, tok);
+}
+
+int
+ls_store_token_delete(ls_store_txn *txn, uint64_t token_id)
+{
+	int r;
+
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK)
+		return r;
+	if (token_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->token_delete(txn, token_id);
+}
+
+int
+ls_store_token_list(ls_store_txn *txn, ls_store_token_cb cb, void *ctx)
+{
+	ls_return_val_if_fail(txn != NULL && cb != NULL, LS_ERR_INVALID_ARG);
+	return txn->store->ops->token_list(txn, cb, ctx);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+int
+ls_store_object_id_new(ls_store_txn *txn, uint64_t token_id, uint64_t *id)
+{
+	int r;
+
+	ls_return_val_if_fail(id != NULL, LS_ERR_INVALID_ARG);
+	*id = 0;
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK)
+		return r;
+	if (token_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->object_id_new(txn, token_id, id);
+}
+
+static int
+check_object(const ls_store_object *obj)
+{
+	ls_return_val_if_fail(obj->ck_id != NULL || obj->ck_id_len == 0, LS_ERR_INVALID_ARG);
+	ls_return_val_if_fail(obj->label != NULL || obj->label_len == 0, LS_ERR_INVALID_ARG);
+	ls_return_val_if_fail(obj->attrs != NULL || obj->attrs_len == 0, LS_ERR_INVALID_ARG);
+	if (obj->id == 0)
+		return LS_ERR_INVALID_ARG;
+	if (obj->ck_id_len > LS_STORE_CKA_ID_MAX || obj->label_len > LS_STORE_LABEL_MAX ||
+	    obj->attrs_len > LS_STORE_ATTRS_MAX)
+		return LS_ERR_TOO_LARGE;
+	return LS_OK;
+}
+
+int
+ls_store_object_put(ls_store_txn *txn, uint64_t token_id, const ls_store_object *obj)
+{
+	int r;
+
+	ls_return_val_if_fail(txn != NULL && obj != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK || (r = check_object(obj)) != LS_OK)
+		return r;
+	if (token_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->object_put(txn, token_id, obj);
+}
+
+int
+ls_store_object_get(ls_store_txn *txn, uint64_t token_id, uint64_t object_id,
+                    ls_store_object *out)
+{
+	ls_return_val_if_fail(out != NULL, LS_ERR_INVALID_ARG);
+	memset(out, 0, sizeof(*out));
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	if (token_id == 0 || object_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->object_get(txn, token_id, object_id, out);
+}
+
+int
+ls_store_object_delete(ls_store_txn *txn, uint64_t token_id, uint64_t object_id)
+{
+	int r;
+
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK)
+		return r;
+	if (token_id == 0 || object_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->object_delete(txn, token_id, object_id);
+}
+
+int
+ls_store_object_find(ls_store_txn *txn, uint64_t token_id, const ls_store_query *q,
+                     ls_store_object_cb cb, void *ctx)
+{
+	static const ls_store_query all = { 0 };
+
+	ls_return_val_if_fail(txn != NULL && cb != NULL, LS_ERR_INVALID_ARG);
+	if (q == NULL)
+		q = &all;
+	ls_return_val_if_fail((q->fields & ~(unsigned)LS_STORE_Q_ALL) == 0, LS_ERR_INVALID_ARG);
+	ls_return_val_if_fail(!(q->fields & LS_STORE_Q_CKA_ID) || q->ck_id != NULL ||
+	                              q->ck_id_len == 0,
+	                      LS_ERR_INVALID_ARG);
+	ls_return_val_if_fail(!(q->fields & LS_STORE_Q_LABEL) || q->label != NULL ||
+	                              q->label_len == 0,
+	                      LS_ERR_INVALID_ARG);
+	/* A value longer than anything storable matches nothing; no need to ask the backend. */
+	if (((q->fields & LS_STORE_Q_CKA_ID) && q->ck_id_len > LS_STORE_CKA_ID_MAX) ||
+	    ((q->fields & LS_STORE_Q_LABEL) && q->label_len > LS_STORE_LABEL_MAX))
+		return LS_OK;
+	return txn->store->ops->object_find(txn, token_id, q, cb, ctx);
+}
+
+int
+ls_store_object_count(ls_store_txn *txn, uint64_t token_id, uint64_t *count)
+{
+	ls_return_val_if_fail(count != NULL, LS_ERR_INVALID_ARG);
+	*count = 0;
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	return txn->store->ops->object_count(txn, token_id, count);
+}
+
+void
+ls_store_object_clear(ls_store_object *obj)
+{
+	if (obj == NULL)
+		return;
+	ls_wipe(obj->ck_id, obj->ck_id_len);
+	ls_wipe(obj->label, obj->label_len);
+	ls_wipe(obj->attrs, obj->attrs_len);
+	free(obj->ck_id);
+	free(obj->label);
+	free(obj->attrs);
+	memset(obj, 0, sizeof(*obj));
+}
