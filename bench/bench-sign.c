@@ -36,7 +36,10 @@ static const struct {
 } curves[] = {
 	{ LS_CURVE_TC26_256_A, "tc26-256-A" },
 	{ LS_CURVE_CP_A, "cp-A" },
+	{ LS_CURVE_CP_B, "cp-B" },
+	{ LS_CURVE_CP_C, "cp-C" },
 	{ LS_CURVE_TC26_512_A, "tc26-512-A" },
+	{ LS_CURVE_TC26_512_B, "tc26-512-B" },
 	{ LS_CURVE_TC26_512_C, "tc26-512-C" },
 };
 
