@@ -469,6 +469,31 @@ typedef CK_VENDOR_GOST_KEG_PARAMS *CK_VENDOR_GOST_KEG_PARAMS_PTR;
 #pragma pack(pop, cryptoki)
 #endif
 
+/*
+ * p11-kit's header (with its compatibility names) leaves field-name macros defined after it
+ * (iv_len -> ulIvLen, aad_len -> ulAADLen, ...).  They would silently rename fields of our own
+ * structures, e.g. ls_cipher_params.iv_len, in every file that sees both this header and ours.
+ * The PKCS#11 structures keep their real names (pIv, ulIvLen, ...), which is what we use.
+ */
+#undef iv_ptr
+#undef iv_len
+#undef iv_bits
+#undef aad_ptr
+#undef aad_len
+#undef tag_bits
+#undef counter_bits
+#undef hash_alg
+#undef s_len
+#undef source_data
+#undef source_data_len
+#undef shared_data
+#undef shared_data_len
+#undef public_data
+#undef public_data_len
+#undef string_data
+#undef string_data_len
+#undef data_params
+
 #if defined(__cplusplus)
 }
 #endif

@@ -460,3 +460,13 @@ Test(pkcs11x, v3_0_prototypes_match_the_specification)
 	cr_assert_eq(v2->version.major, 3);
 	cr_assert_null(v2->C_WaitForSlotEvent);
 }
+
+/* p11-kit's field-name macros must not leak: they would rename fields of our own structures. */
+Test(header, no_field_name_macros)
+{
+#if defined(iv_len) || defined(aad_len) || defined(public_data_len) || defined(tag_bits)
+	cr_assert_fail("a p11-kit field-name macro is still defined after pkcs11x.h");
+#endif
+	struct { size_t iv_len, aad_len; } s = { 1, 2 };
+	cr_assert_eq(s.iv_len + s.aad_len, 3);
+}
