@@ -4,7 +4,7 @@
 # Build and run time.
 LS11_PKGS_BUILD="gcc pkg-config meson ninja-build libssl-dev openssl libengine-gost-openssl libsqlite3-dev libp11-kit-dev"
 # Tests, sanitizers and the fuzz build.
-LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3"
+LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11"
 
 ls11_missing_packages() {
     local p missing=""
