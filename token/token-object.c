@@ -347,14 +347,17 @@ ls_app_add_object(ls_token_app *app, ls_session *s, ls_object *obj, const ls_tok
 		rv = CKR_SESSION_CLOSED;
 	} else {
 		hd->handle = app->next_object;
-		if (ls_tmap_put(&app->handles, hd->handle, hd) == LS_OK) {
+		if (ls_tmap_put(&app->handles, hd->handle, hd) != LS_OK) {
+			rv = CKR_HOST_MEMORY;
+		} else if (ls_tmap_put(&app->session_objs, hd->handle, hd) != LS_OK) {
+			ls_tmap_remove(&app->handles, hd->handle);
+			rv = CKR_HOST_MEMORY;
+		} else {
 			app->next_object++;
 			token->session_objects++;
 			*out = hd->handle;
 			hd = NULL;
 			rv = CKR_OK;
-		} else {
-			rv = CKR_HOST_MEMORY;
 		}
 	}
 	pthread_mutex_unlock(&token->lock);
@@ -374,7 +377,7 @@ ls_app_destroy_session_objects(ls_token_app *app, CK_SESSION_HANDLE h)
 	void *val;
 
 	pthread_mutex_lock(&app->lock);
-	while (ls_tmap_next(&app->handles, &iter, NULL, &val)) {
+	while (ls_tmap_next(&app->session_objs, &iter, NULL, &val)) {
 		ls_handle *hd = val;
 
 		if (hd->obj == NULL || (h != 0 && hd->creator != h))
@@ -390,8 +393,10 @@ ls_app_destroy_session_objects(ls_token_app *app, CK_SESSION_HANDLE h)
 		}
 		gone[n++] = hd;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ls_tmap_remove(&app->handles, gone[i]->handle);
+		ls_tmap_remove(&app->session_objs, gone[i]->handle);
+	}
 	pthread_mutex_unlock(&app->lock);
 
 	if (n > 0) {
@@ -552,10 +557,12 @@ ls_token_destroy_object(ls_token_app *app, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE
 	} else {
 		pthread_mutex_lock(&app->lock);
 		hd = ls_tmap_get(&app->handles, obj);
-		if (hd != NULL && hd->obj == o)
+		if (hd != NULL && hd->obj == o) {
 			ls_tmap_remove(&app->handles, obj);
-		else
+			ls_tmap_remove(&app->session_objs, obj);
+		} else {
 			hd = NULL;
+		}
 		pthread_mutex_unlock(&app->lock);
 		if (hd == NULL) {
 			rv = CKR_OBJECT_HANDLE_INVALID; /* destroyed by another thread meanwhile */
@@ -844,7 +851,7 @@ ls_token_find_objects_init(ls_token_app *app, CK_SESSION_HANDLE h, const CK_ATTR
 			rv = CKR_HOST_MEMORY;
 	}
 	/* Session objects of this application. */
-	while (rv == CKR_OK && ls_tmap_next(&app->handles, &iter, NULL, &val)) {
+	while (rv == CKR_OK && ls_tmap_next(&app->session_objs, &iter, NULL, &val)) {
 		ls_handle *hd = val;
 
 		if (hd->obj == NULL || !visible(hd->obj, ctx.user) ||

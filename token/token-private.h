@@ -175,6 +175,9 @@ struct ls_token_app {
 	CK_ULONG rw_sessions;
 	ls_tmap handles;            /* object handle -> ls_handle */
 	ls_tmap by_store_id;        /* store id -> ls_handle (token objects) */
+	ls_tmap session_objs;       /* object handle -> ls_handle (session objects only: the same
+	                             * entries as in handles, so a find walks these, not every
+	                             * handle the application holds) */
 };
 
 /* ---------------------------------------------------------------------------------------------

@@ -286,6 +286,7 @@ ls_token_app_new(ls_token *token, ls_token_app **out)
 	ls_tmap_init(&app->sessions);
 	ls_tmap_init(&app->handles);
 	ls_tmap_init(&app->by_store_id);
+	ls_tmap_init(&app->session_objs);
 	pthread_mutex_init(&app->login_lock, NULL);
 	pthread_mutex_init(&app->lock, NULL);
 
@@ -320,6 +321,7 @@ ls_token_app_free(ls_token_app *app)
 	}
 	ls_tmap_clear(&app->handles);
 	ls_tmap_clear(&app->by_store_id);
+	ls_tmap_clear(&app->session_objs);
 	ls_tmap_clear(&app->sessions);
 	pthread_mutex_unlock(&app->lock);
 
