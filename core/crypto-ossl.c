@@ -30,6 +30,7 @@ static struct {
 	EVP_MD *md_256;
 	EVP_MD *md_512;
 	EVP_MD *md_94;
+	EVP_MD *md_sha1;
 	EVP_MAC *hmac;
 	EVP_KDF *pbkdf2;
 	int status;
@@ -82,9 +83,11 @@ backend_load(void)
 	be.md_256 = EVP_MD_fetch(be.libctx, "md_gost12_256", NULL);
 	be.md_512 = EVP_MD_fetch(be.libctx, "md_gost12_512", NULL);
 	be.md_94 = EVP_MD_fetch(be.libctx, "md_gost94", NULL);
+	be.md_sha1 = EVP_MD_fetch(be.libctx, "SHA1", NULL);
 	be.hmac = EVP_MAC_fetch(be.libctx, "HMAC", NULL);
 	be.pbkdf2 = EVP_KDF_fetch(be.libctx, "PBKDF2", NULL);
-	if (be.md_256 == NULL || be.md_512 == NULL || be.md_94 == NULL || be.hmac == NULL ||
+	if (be.md_256 == NULL || be.md_512 == NULL || be.md_94 == NULL || be.md_sha1 == NULL ||
+	    be.hmac == NULL ||
 	    be.pbkdf2 == NULL)
 		return ls_crypto_fail("fetching Streebog/HMAC/PBKDF2");
 	for (i = 0; i < sizeof(cipher_names) / sizeof(cipher_names[0]); i++) {
@@ -156,6 +159,7 @@ ls_crypto_md(ls_md_alg alg)
 	case LS_MD_STREEBOG256: return be.md_256;
 	case LS_MD_STREEBOG512: return be.md_512;
 	case LS_MD_GOST94: return be.md_94;
+	case LS_MD_SHA1: return be.md_sha1;
 	}
 	return NULL;
 }
@@ -264,6 +268,7 @@ ls_md_size(ls_md_alg alg)
 	case LS_MD_STREEBOG256: return 32;
 	case LS_MD_STREEBOG512: return 64;
 	case LS_MD_GOST94: return 32;
+	case LS_MD_SHA1: return 20;
 	}
 	return 0;
 }
@@ -384,6 +389,7 @@ md_name(ls_md_alg alg)
 	case LS_MD_STREEBOG256: return "md_gost12_256";
 	case LS_MD_STREEBOG512: return "md_gost12_512";
 	case LS_MD_GOST94: return "md_gost94";
+	case LS_MD_SHA1: return "SHA1";
 	}
 	return NULL;
 }

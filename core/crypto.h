@@ -63,6 +63,8 @@ typedef enum {
 	LS_MD_STREEBOG256 = 1,
 	LS_MD_STREEBOG512 = 2,
 	LS_MD_GOST94 = 3, /* GOST R 34.11-94, id-GostR3411-94-CryptoProParamSet */
+	LS_MD_SHA1 = 4,   /* only for what PKCS#11 defines with it: CKA_CHECK_VALUE of certificates
+	                   * and generic secrets; never for signatures or keys */
 } ls_md_alg;
 
 #define LS_MD_MAX_SIZE 64

@@ -431,8 +431,20 @@ ls_mech_check_value(const ls_mech_key *key, uint8_t out[3])
 		p.alg = LS_CIPHER_GOST89;
 		p.gost89_param = sbox_of(key);
 		break;
+	case CKK_GENERIC_SECRET: {
+		/* PKCS#11: the first three bytes of the SHA-1 of CKA_VALUE. */
+		uint8_t h[20];
+
+		if (key->value == NULL || key->value_len == 0)
+			return CKR_KEY_SIZE_RANGE;
+		r = ls_md(LS_MD_SHA1, key->value, key->value_len, h, sizeof(h));
+		if (r == LS_OK)
+			memcpy(out, h, 3);
+		ls_wipe(h, sizeof(h));
+		return ckr_from_ls(r, CKR_FUNCTION_FAILED);
+	}
 	default:
-		/* No block cipher behind the key (generic secrets would need SHA-1). */
+		/* No block cipher behind the key. */
 		return CKR_KEY_TYPE_INCONSISTENT;
 	}
 	if (key->value == NULL || key->value_len != LS_CIPHER_KEY_SIZE)

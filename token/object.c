@@ -731,12 +731,6 @@ obj_check_value(const attr_desc *d, unsigned cl, const CK_ATTRIBUTE *a)
 	default:
 		if (cl == CL_CERT && d->type == CKA_VALUE && n > LS_OBJECT_MAX_CERT_VALUE)
 			return CKR_ATTRIBUTE_VALUE_INVALID;
-		/*
-		 * A certificate's check value is the start of the SHA-1 of its value, which core/
-		 * cannot compute: one that cannot be verified is not taken (empty is fine).
-		 */
-		if (cl == CL_CERT && d->type == CKA_CHECK_VALUE && n > 0)
-			return CKR_ATTRIBUTE_VALUE_INVALID;
 		/* The store's indexed columns have their own limits. */
 		if ((d->type == CKA_ID && n > LS_STORE_CKA_ID_MAX) ||
 		    (d->type == CKA_LABEL && n > LS_STORE_LABEL_MAX))
@@ -1087,6 +1081,35 @@ template_kind(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_CLASS def_cls,
 	return obj_key_family(*cl, *kt, kf);
 }
 
+/*
+ * A certificate's CKA_CHECK_VALUE: the first three bytes of the SHA-1 of CKA_VALUE (PKCS#11
+ * v2.40 4.6.3).  One the template gave (@given) must match (CKR_ATTRIBUTE_VALUE_INVALID); an
+ * empty one asks for none.  CKA_VALUE cannot change after creation, so neither can this.
+ */
+static CK_RV
+cert_check_value(ls_object *o, bool given)
+{
+	const attr_desc *cvd = obj_desc(o->cl, o->kf, CKA_CHECK_VALUE);
+	const obj_attr *v = obj_find(o, CKA_VALUE), *g = obj_find(o, CKA_CHECK_VALUE);
+	uint8_t h[20];
+
+	if (v == NULL || v->len == 0) {
+		if (given && g != NULL && g->len > 0)
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		return CKR_OK;
+	}
+	if (ls_md(LS_MD_SHA1, v->value, v->len, h, sizeof(h)) != LS_OK)
+		return CKR_FUNCTION_FAILED;
+	if (given && g != NULL) {
+		if (g->len == 0)
+			return CKR_OK;
+		if (g->len != 3 || memcmp(g->value, h, 3) != 0)
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		return CKR_OK;
+	}
+	return obj_put(o, cvd, h, 3);
+}
+
 /* A new object of the given kind, with defaults, a session CKA_UNIQUE_ID and @tmpl applied. */
 static CK_RV
 make(const ls_object_ctx *ctx, ls_object_op op, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, unsigned cl,
@@ -1149,6 +1172,8 @@ ls_object_create(const ls_object_ctx *ctx, const CK_ATTRIBUTE *tmpl, CK_ULONG co
 		rv = key_finish(o, LS_OBJECT_OP_CREATE, NULL);
 	} else {
 		rv = obj_check_consistency(o, true);
+		if (rv == CKR_OK && cl == CL_CERT)
+			rv = cert_check_value(o, obj_tmpl_find(tmpl, count, CKA_CHECK_VALUE) != NULL);
 		obj_refresh(o);
 	}
 	if (rv != CKR_OK)

@@ -91,6 +91,20 @@ Test(gost94, cryptopro_paramset)
 	cr_assert_arr_eq(out, h, 32);
 }
 
+Test(sha1, fips180_examples)
+{
+	/* Only for PKCS#11 check values; FIPS 180-4 examples "abc" and the empty string. */
+	TEST_HEX(abc, "a9993e364706816aba3e25717850c26c9cd0d89d");
+	TEST_HEX(empty, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+	uint8_t out[20];
+
+	cr_assert_eq(ls_md_size(LS_MD_SHA1), 20);
+	cr_assert_eq(ls_md(LS_MD_SHA1, "abc", 3, out, sizeof(out)), LS_OK);
+	cr_assert_arr_eq(out, abc, 20);
+	cr_assert_eq(ls_md(LS_MD_SHA1, NULL, 0, out, sizeof(out)), LS_OK);
+	cr_assert_arr_eq(out, empty, 20);
+}
+
 Test(hmac, rfc7836_b)
 {
 	TEST_HEX(k, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");

@@ -1616,7 +1616,15 @@ Test(helpers, key_values_oids_and_check_values)
 	cr_assert_eq(ls_mech_check_value(&key, cv), CKR_OK);
 	cr_assert_eq(ls_cipher(&cp, zero, 16, ct), LS_OK);
 	cr_assert_arr_eq(cv, ct, 3);
+	/* Generic secrets: SHA-1 of the value (FIPS 180: SHA-1("abc") = a9993e36...). */
 	key.key_type = CKK_GENERIC_SECRET;
+	key.value = (const uint8_t *)"abc";
+	key.value_len = 3;
+	cr_assert_eq(ls_mech_check_value(&key, cv), CKR_OK);
+	cr_assert_eq(cv[0], 0xa9);
+	cr_assert_eq(cv[1], 0x99);
+	cr_assert_eq(cv[2], 0x3e);
+	key.key_type = CKK_GOSTR3410;
 	cr_assert_eq(ls_mech_check_value(&key, cv), CKR_KEY_TYPE_INCONSISTENT);
 	/* Building a GOST key from a bad value. */
 	{

@@ -306,16 +306,29 @@ Test(object, required_attributes_per_class)
 		o = NULL;
 	}
 	{
-		/* The certificate check value would be SHA-1, which core/ lacks: never taken. */
+		/*
+		 * The certificate check value: the first 3 bytes of SHA-1(CKA_VALUE).  With the value
+		 * "abc", FIPS 180's example: SHA-1("abc") = a9993e36...
+		 */
+		static const uint8_t sha1_abc[3] = { 0xa9, 0x99, 0x3e };
 		CK_ATTRIBUTE t[] = { A(CKA_CLASS, c_cert), A(CKA_CERTIFICATE_TYPE, x509),
-			             AB(CKA_SUBJECT, "s", 1), AB(CKA_VALUE, "c", 1),
+			             AB(CKA_SUBJECT, "s", 1), AB(CKA_VALUE, "abc", 3),
 			             AB(CKA_CHECK_VALUE, "abc", 3) };
 		uint8_t cv[4];
 
-		cr_assert_eq(create(t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID);
+		cr_assert_eq(create(t, N(t), &o), CKR_ATTRIBUTE_VALUE_INVALID, "a wrong one given");
+		t[4].pValue = (void *)sha1_abc;
+		cr_assert_eq(create(t, N(t), &o), CKR_OK, "the right one given");
+		ls_object_unref(o);
+		o = NULL;
+		cr_assert_eq(create(t, N(t) - 1, &o), CKR_OK);
+		cr_assert_eq(get_bytes(o, NULL, CKA_CHECK_VALUE, cv, sizeof(cv)), 3, "computed");
+		cr_assert_arr_eq(cv, sha1_abc, 3);
+		ls_object_unref(o);
+		o = NULL;
 		t[4].ulValueLen = 0;
 		cr_assert_eq(create(t, N(t), &o), CKR_OK);
-		cr_assert_eq(get_bytes(o, NULL, CKA_CHECK_VALUE, cv, sizeof(cv)), 0);
+		cr_assert_eq(get_bytes(o, NULL, CKA_CHECK_VALUE, cv, sizeof(cv)), 0, "none wanted");
 		ls_object_unref(o);
 		o = NULL;
 	}
@@ -710,12 +723,14 @@ Test(object, secret_key_check_value)
 	cr_assert_eq(create(t, 4, &o), CKR_ATTRIBUTE_VALUE_INVALID);
 	cr_assert_null(o);
 	{
+		/* Generic secrets: the first 3 bytes of SHA-1(CKA_VALUE); FIPS 180's "abc" example. */
+		static const uint8_t sha1_abc[3] = { 0xa9, 0x99, 0x3e };
 		CK_ATTRIBUTE g[] = { A(CKA_CLASS, c_secret), A(CKA_KEY_TYPE, k_generic),
-			             AB(CKA_VALUE, kuz_value, 17) };
+			             AB(CKA_VALUE, "abc", 3) };
 
 		o = must_create(g, N(g));
-		cr_assert_eq(get_bytes(o, NULL, CKA_CHECK_VALUE, buf, sizeof(buf)), 0,
-		             "no check value for generic secrets (it would be SHA-1)");
+		cr_assert_eq(get_bytes(o, NULL, CKA_CHECK_VALUE, buf, sizeof(buf)), 3);
+		cr_assert_arr_eq(buf, sha1_abc, 3);
 		ls_object_unref(o);
 	}
 }
