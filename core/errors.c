@@ -34,6 +34,7 @@ ls_strerror(int err)
 	case LS_ERR_STATE: return "call made in the wrong state";
 	case LS_ERR_RANDOM: return "random number generator failure";
 	case LS_ERR_NOT_FOUND: return "not found";
+	case LS_ERR_REFUSED: return "refused by the peer or by policy";
 	}
 	return "unknown error";
 }

@@ -36,6 +36,7 @@ enum {
 	LS_ERR_STATE = -22,            /* call made in the wrong protocol/operation state */
 	LS_ERR_RANDOM = -23,           /* the DRBG could not produce bytes */
 	LS_ERR_NOT_FOUND = -24,        /* a looked-up item does not exist */
+	LS_ERR_REFUSED = -25,          /* the peer or a policy refused (the handshake's reason says why) */
 };
 
 /* A static English description of @err; never NULL, also for unknown codes. */

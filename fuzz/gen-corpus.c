@@ -18,6 +18,9 @@
 #include "frame.h"
 #include "fuzz-common.h"
 
+/* fuzz/fuzz-rpc.c: every call's request and responses. */
+int fuzz_rpc_write_seeds(const char *dir);
+
 static const char *outdir;
 static int failures;
 
@@ -468,6 +471,9 @@ main(int argc, char **argv)
 	mkdir(path, 0755);
 	frames();
 	records();
+	snprintf(path, sizeof(path), "%s/rpc", outdir);
+	mkdir(path, 0755);
+	failures += fuzz_rpc_write_seeds(path);
 	if (failures > 0)
 		fprintf(stderr, "%d failures\n", failures);
 	return failures > 0;
