@@ -41,7 +41,7 @@ if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
     echo "== build-fuzz/ (libFuzzer smoke run, ${FUZZ_SECONDS:-10} s per target)"
     CC=clang ls11_meson_setup build-fuzz -Dfuzzing=true -Dtests=disabled -Dbuildtype=debugoptimized \
         -Db_sanitize=address,undefined -Db_lundef=false
-    ninja -C build-fuzz fuzz/fuzz-frame fuzz/fuzz-record
+    ninja -C build-fuzz $(sed -n "/^fuzz_targets = \[/,/^\]/s/^  '\([a-z0-9-]*\)',$/fuzz\/fuzz-\1/p" fuzz/meson.build)
     LS11_FUZZ_SECONDS=${FUZZ_SECONDS:-10} run_suite build-fuzz --suite fuzz-smoke --no-rebuild
 fi
 
