@@ -2,7 +2,7 @@
 # missing, with one `apt-get update` first.  Root uses apt-get directly, others go through sudo.
 
 # Build and run time.
-LS11_PKGS_BUILD="gcc pkg-config meson ninja-build libssl-dev openssl libengine-gost-openssl libsqlite3-dev libp11-kit-dev"
+LS11_PKGS_BUILD="gcc pkg-config meson ninja-build libssl-dev openssl libengine-gost-openssl libsqlite3-dev libp11-kit-dev libevent-dev"
 # Tests, sanitizers and the fuzz build.
 LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11"
 

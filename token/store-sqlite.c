@@ -8,6 +8,11 @@
  *   objects(id, token_id -> tokens ON DELETE CASCADE, class, key_type, ck_id, label, attrs)
  *     with indexes (token_id, class), (token_id, key_type), (token_id, ck_id), (token_id, label)
  *   sequences(name, value)                   the object id counter ('object')
+ *   accounts(id, nickname UNIQUE, verifier, state, c1, c2, c3, token_id -> tokens UNIQUE,
+ *            created_at, updated_at, password_changed_at, last_login_at,
+ *            last_login_from)                                             (version 2)
+ *   audit(id, account_id -> accounts ON DELETE CASCADE, at, event, count, source, detail)
+ *     with index (account_id, id)                                         (version 2)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -60,6 +66,33 @@ static const char *const migrations[] = {
 	"CREATE INDEX objects_label ON objects (token_id, label);"
 	"CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"INSERT INTO sequences (name, value) VALUES ('object', 0);",
+
+	/* 1 -> 2: the server's accounts (one token each) and their audit log */
+	"CREATE TABLE accounts ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" nickname TEXT NOT NULL UNIQUE CHECK (length(nickname) BETWEEN 1 AND 64),"
+	" verifier BLOB NOT NULL CHECK (length(verifier) = 196),"
+	" state INTEGER NOT NULL,"
+	" c1 INTEGER NOT NULL,"
+	" c2 INTEGER NOT NULL,"
+	" c3 INTEGER NOT NULL,"
+	" token_id INTEGER NOT NULL UNIQUE REFERENCES tokens (id),"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" password_changed_at INTEGER NOT NULL,"
+	" last_login_at INTEGER NOT NULL DEFAULT 0,"
+	" last_login_from TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,"
+	" at INTEGER NOT NULL,"
+	" event TEXT NOT NULL,"
+	" count INTEGER NOT NULL DEFAULT 0,"
+	" source TEXT NOT NULL DEFAULT '',"
+	" detail TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX audit_account ON audit (account_id, id);",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -88,11 +121,24 @@ enum stmt_id {
 	ST_OBJECT_GET,
 	ST_OBJECT_DELETE,
 	ST_OBJECT_COUNT,
+	ST_ACCOUNT_INSERT,
+	ST_ACCOUNT_GET,
+	ST_ACCOUNT_FIND,
+	ST_ACCOUNT_UPDATE,
+	ST_ACCOUNT_DELETE,
+	ST_ACCOUNT_LIST,
+	ST_AUDIT_INSERT,
+	ST_AUDIT_PRUNE,
+	ST_AUDIT_LIST,
+	ST_AUDIT_COUNT,
 	ST_COUNT
 };
 
 #define TOKEN_COLUMNS                                                                             \
 	"id, label, serial, flags, user_failures, so_failures, format_version, user_wrap, so_wrap"
+#define ACCOUNT_COLUMNS                                                                           \
+	"id, nickname, verifier, state, c1, c2, c3, token_id, created_at, updated_at,"           \
+	" password_changed_at, last_login_at, last_login_from"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN_READ] = "BEGIN DEFERRED",
@@ -128,6 +174,29 @@ static const char *const stmt_sql[ST_COUNT] = {
 	                  " WHERE token_id = ?1 AND id = ?2",
 	[ST_OBJECT_DELETE] = "DELETE FROM objects WHERE token_id = ?1 AND id = ?2",
 	[ST_OBJECT_COUNT] = "SELECT count(*) FROM objects WHERE token_id = ?1",
+	[ST_ACCOUNT_INSERT] = "INSERT INTO accounts (nickname, verifier, state, c1, c2, c3, token_id,"
+	                      " created_at, updated_at, password_changed_at, last_login_at,"
+	                      " last_login_from)"
+	                      " VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	                      " RETURNING id",
+	[ST_ACCOUNT_GET] = "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = ?1",
+	[ST_ACCOUNT_FIND] = "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE nickname = ?1",
+	/* ?2 (nickname) and ?9 (created_at) are bound but never change. */
+	[ST_ACCOUNT_UPDATE] = "UPDATE accounts SET verifier = ?3, state = ?4, c1 = ?5, c2 = ?6,"
+	                      " c3 = ?7, token_id = ?8, updated_at = ?10,"
+	                      " password_changed_at = ?11, last_login_at = ?12,"
+	                      " last_login_from = ?13"
+	                      " WHERE id = ?1 AND ?2 IS NOT NULL AND ?9 IS NOT NULL",
+	[ST_ACCOUNT_DELETE] = "DELETE FROM accounts WHERE id = ?1 RETURNING token_id",
+	[ST_ACCOUNT_LIST] = "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY id",
+	[ST_AUDIT_INSERT] = "INSERT INTO audit (account_id, at, event, count, source, detail)"
+	                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+	[ST_AUDIT_PRUNE] = "DELETE FROM audit WHERE account_id = ?1 AND id <="
+	                   " (SELECT id FROM audit WHERE account_id = ?1"
+	                   " ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+	[ST_AUDIT_LIST] = "SELECT id, at, event, count, source, detail FROM audit"
+	                  " WHERE account_id = ?1 AND id >= ?2 ORDER BY id LIMIT ?3",
+	[ST_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE account_id = ?1",
 };
 
 /* Find: one statement per combination of query fields, built from these constant fragments. */
@@ -1176,6 +1245,382 @@ sq_object_count(ls_store_txn *txn, uint64_t token_id, uint64_t *count)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Accounts and the audit log
+ * ------------------------------------------------------------------------------------------- */
+
+static int64_t
+now_seconds(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Binds parameters 2..13 of ST_ACCOUNT_INSERT / ST_ACCOUNT_UPDATE. */
+static int
+bind_account(sqlite3_stmt *st, const ls_store_account *a)
+{
+	int rc;
+
+	rc = sqlite3_bind_text(st, 2, a->nickname, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(st, 3, a->verifier, LS_STORE_VERIFIER_SIZE, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, a->state);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 5, a->c1);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, a->c2);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 7, a->c3);
+	if (rc == SQLITE_OK)
+		rc = bind_u64(st, 8, a->token_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 9, a->created_at);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 10, a->updated_at);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 11, a->password_changed_at);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 12, a->last_login_at);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 13, a->last_login_from, -1, SQLITE_STATIC);
+	return rc;
+}
+
+/* Copies a text column of at most @max bytes into @out (@max + 1 bytes). */
+static bool
+column_text(sqlite3_stmt *st, int col, char *out, size_t max)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	out[0] = '\0';
+	if (t == NULL)
+		return n == 0 && sqlite3_column_type(st, col) != SQLITE_NULL;
+	if (n < 0 || (size_t)n > max || memchr(t, '\0', (size_t)n) != NULL)
+		return false;
+	memcpy(out, t, (size_t)n);
+	out[n] = '\0';
+	return true;
+}
+
+static int
+read_account(sq_store *s, sqlite3_stmt *st, ls_store_account *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = (uint64_t)sqlite3_column_int64(st, 0);
+	a->token_id = (uint64_t)sqlite3_column_int64(st, 7);
+	a->created_at = sqlite3_column_int64(st, 8);
+	a->updated_at = sqlite3_column_int64(st, 9);
+	a->password_changed_at = sqlite3_column_int64(st, 10);
+	a->last_login_at = sqlite3_column_int64(st, 11);
+	if (!column_text(st, 1, a->nickname, LS_STORE_NICK_MAX) || a->nickname[0] == '\0' ||
+	    !column_text(st, 12, a->last_login_from, LS_STORE_AUDIT_SOURCE_MAX) ||
+	    !column_fixed(st, 2, a->verifier, LS_STORE_VERIFIER_SIZE) ||
+	    !column_u32(st, 3, &a->state) || !column_u32(st, 4, &a->c1) ||
+	    !column_u32(st, 5, &a->c2) || !column_u32(st, 6, &a->c3)) {
+		ls_warning("sqlite store %s: account %llu has a malformed column", s->path,
+		           (unsigned long long)a->id);
+		ls_wipe(a, sizeof(*a));
+		return LS_ERR_MALFORMED;
+	}
+	return LS_OK;
+}
+
+/* Runs a statement that selects at most one account (parameter 1 bound by the caller). */
+static int
+sq_account_one(sq_store *s, sqlite3_stmt *st, int rc, ls_store_account *out, const char *what)
+{
+	int r;
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = read_account(s, st, out);
+	else if (rc == SQLITE_DONE)
+		r = LS_ERR_NOT_FOUND;
+	else
+		r = sq_error(s, rc, what);
+	sq_done(st);
+	return r;
+}
+
+static int
+sq_account_get(ls_store_txn *txn, uint64_t account_id, ls_store_account *out)
+{
+	sq_store *s = sq_of_txn(txn);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_stmt(s, ST_ACCOUNT_GET, &st)) != LS_OK)
+		return r;
+	return sq_account_one(s, st, bind_u64(st, 1, account_id), out, "reading an account");
+}
+
+static int
+sq_account_find(ls_store_txn *txn, const char *nickname, ls_store_account *out)
+{
+	sq_store *s = sq_of_txn(txn);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_stmt(s, ST_ACCOUNT_FIND, &st)) != LS_OK)
+		return r;
+	return sq_account_one(s, st, sqlite3_bind_text(st, 1, nickname, -1, SQLITE_STATIC), out,
+	                      "looking up an account");
+}
+
+static int
+sq_account_create(ls_store_txn *txn, const ls_store_account *acct, uint64_t *id)
+{
+	sq_store *s = sq_of_txn(txn);
+	ls_store_account a = *acct, existing;
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if ((r = sq_check_txn(s)) != LS_OK)
+		goto out;
+	r = sq_account_find(txn, a.nickname, &existing);
+	ls_wipe(&existing, sizeof(existing));
+	if (r == LS_OK) {
+		r = LS_ERR_STATE;
+		goto out;
+	}
+	if (r != LS_ERR_NOT_FOUND || (r = sq_token_exists(s, a.token_id)) != LS_OK ||
+	    (r = sq_stmt(s, ST_ACCOUNT_INSERT, &st)) != LS_OK)
+		goto out;
+	if (a.created_at == 0)
+		a.created_at = now_seconds();
+	if (a.updated_at == 0)
+		a.updated_at = a.created_at;
+	if (a.password_changed_at == 0)
+		a.password_changed_at = a.created_at;
+	rc = bind_account(st, &a);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	r = rc == SQLITE_DONE ? LS_OK : sq_error(s, rc, "creating an account");
+	sq_done(st);
+	if (r != LS_OK)
+		*id = 0;
+out:
+	ls_wipe(&a, sizeof(a));
+	return r;
+}
+
+static int
+sq_account_update(ls_store_txn *txn, const ls_store_account *acct)
+{
+	sq_store *s = sq_of_txn(txn);
+	ls_store_account a = *acct;
+	sqlite3_stmt *st = NULL;
+	int rc, r, changed = 0;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_token_exists(s, a.token_id)) != LS_OK ||
+	    (r = sq_stmt(s, ST_ACCOUNT_UPDATE, &st)) != LS_OK)
+		goto out;
+	if (a.updated_at == 0)
+		a.updated_at = now_seconds();
+	rc = bind_u64(st, 1, a.id);
+	if (rc == SQLITE_OK)
+		rc = bind_account(st, &a);
+	if (rc != SQLITE_OK) {
+		sq_done(st);
+		r = sq_error(s, rc, "binding an account");
+		goto out;
+	}
+	if ((r = sq_change(s, st, "updating an account", &changed)) == LS_OK && changed != 1)
+		r = LS_ERR_NOT_FOUND;
+out:
+	ls_wipe(&a, sizeof(a));
+	return r;
+}
+
+static int
+sq_account_delete(ls_store_txn *txn, uint64_t account_id)
+{
+	sq_store *s = sq_of_txn(txn);
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 token_id = 0;
+	int rc, r;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_stmt(s, ST_ACCOUNT_DELETE, &st)) != LS_OK)
+		return r;
+	rc = bind_u64(st, 1, account_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		token_id = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+		r = rc == SQLITE_DONE ? LS_OK : sq_error(s, rc, "deleting an account");
+	} else if (rc == SQLITE_DONE) {
+		r = LS_ERR_NOT_FOUND;
+	} else {
+		r = sq_error(s, rc, "deleting an account");
+	}
+	sq_done(st);
+	if (r != LS_OK)
+		return r;
+	/* The audit rows went with the account (cascade); the token and its objects go now. */
+	r = sq_token_delete(txn, (uint64_t)token_id);
+	return r == LS_ERR_NOT_FOUND ? LS_ERR_MALFORMED : r;
+}
+
+static int
+sq_account_list(ls_store_txn *txn, ls_store_account_cb cb, void *ctx)
+{
+	sq_store *s = sq_of_txn(txn);
+	ls_store_account a;
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_stmt(s, ST_ACCOUNT_LIST, &st)) != LS_OK)
+		return r;
+	memset(&a, 0, sizeof(a));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((r = read_account(s, st, &a)) != LS_OK)
+			break;
+		if ((r = cb(ctx, &a)) != LS_OK)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = sq_error(s, rc, "listing accounts");
+	sq_done(st);
+	ls_wipe(&a, sizeof(a));
+	return r > 0 ? LS_OK : r;
+}
+
+static int
+sq_account_exists(sq_store *s, uint64_t account_id)
+{
+	ls_store_account a;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = sq_stmt(s, ST_ACCOUNT_GET, &st)) != LS_OK)
+		return r;
+	r = sq_account_one(s, st, bind_u64(st, 1, account_id), &a, "looking up an account");
+	ls_wipe(&a, sizeof(a));
+	return r;
+}
+
+static int
+sq_audit_append(ls_store_txn *txn, uint64_t account_id, const ls_store_audit *row, uint64_t *id)
+{
+	sq_store *s = sq_of_txn(txn);
+	sqlite3_stmt *st = NULL;
+	int rc, r, changed;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_account_exists(s, account_id)) != LS_OK ||
+	    (r = sq_stmt(s, ST_AUDIT_INSERT, &st)) != LS_OK)
+		return r;
+	rc = bind_u64(st, 1, account_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, row->at != 0 ? row->at : now_seconds());
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 3, row->event, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = bind_u64(st, 4, row->count);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 5, row->source, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 6, row->detail, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	r = rc == SQLITE_DONE ? LS_OK : sq_error(s, rc, "appending an audit row");
+	sq_done(st);
+	if (r != LS_OK) {
+		*id = 0;
+		return r;
+	}
+	/* Trim the oldest rows now and then: the subquery walks LS_STORE_AUDIT_KEEP index rows. */
+	if (*id % 64 != 0)
+		return LS_OK;
+	if ((r = sq_stmt(s, ST_AUDIT_PRUNE, &st)) != LS_OK)
+		return r;
+	rc = bind_u64(st, 1, account_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, LS_STORE_AUDIT_KEEP);
+	if (rc != SQLITE_OK) {
+		sq_done(st);
+		return sq_error(s, rc, "binding the audit trim");
+	}
+	return sq_change(s, st, "trimming the audit log", &changed);
+}
+
+static int
+sq_audit_list(ls_store_txn *txn, uint64_t account_id, uint64_t first_id, uint32_t limit,
+              ls_store_audit_cb cb, void *ctx)
+{
+	sq_store *s = sq_of_txn(txn);
+	ls_store_audit row;
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_stmt(s, ST_AUDIT_LIST, &st)) != LS_OK)
+		return r;
+	rc = bind_u64(st, 1, account_id);
+	if (first_id > INT64_MAX) /* no row has such an id */
+		first_id = INT64_MAX;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, (int64_t)first_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, limit);
+	if (rc != SQLITE_OK) {
+		sq_done(st);
+		return sq_error(s, rc, "binding an audit query");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&row, 0, sizeof(row));
+		row.id = (uint64_t)sqlite3_column_int64(st, 0);
+		row.at = sqlite3_column_int64(st, 1);
+		row.count = (uint64_t)sqlite3_column_int64(st, 3);
+		if (!column_text(st, 2, row.event, LS_STORE_AUDIT_EVENT_MAX) ||
+		    !column_text(st, 4, row.source, LS_STORE_AUDIT_SOURCE_MAX) ||
+		    !column_text(st, 5, row.detail, LS_STORE_AUDIT_DETAIL_MAX)) {
+			ls_warning("sqlite store %s: audit row %llu has a malformed column",
+			           s->path, (unsigned long long)row.id);
+			r = LS_ERR_MALFORMED;
+			break;
+		}
+		if ((r = cb(ctx, &row)) != LS_OK)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = sq_error(s, rc, "listing the audit log");
+	sq_done(st);
+	return r > 0 ? LS_OK : r;
+}
+
+static int
+sq_audit_count(ls_store_txn *txn, uint64_t account_id, uint64_t *count)
+{
+	sq_store *s = sq_of_txn(txn);
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_stmt(s, ST_AUDIT_COUNT, &st)) != LS_OK)
+		return r;
+	rc = bind_u64(st, 1, account_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*count = (uint64_t)sqlite3_column_int64(st, 0);
+		r = LS_OK;
+	} else {
+		r = sq_error(s, rc, "counting audit rows");
+	}
+	sq_done(st);
+	return r;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Diagnostics
  * ------------------------------------------------------------------------------------------- */
 
@@ -1274,4 +1719,13 @@ static const ls_store_ops sq_ops = {
 	.object_delete = sq_object_delete,
 	.object_find = sq_object_find,
 	.object_count = sq_object_count,
+	.account_create = sq_account_create,
+	.account_get = sq_account_get,
+	.account_find = sq_account_find,
+	.account_update = sq_account_update,
+	.account_delete = sq_account_delete,
+	.account_list = sq_account_list,
+	.audit_append = sq_audit_append,
+	.audit_list = sq_audit_list,
+	.audit_count = sq_audit_count,
 };

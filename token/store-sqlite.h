@@ -25,7 +25,7 @@
 #include "store.h"
 
 /* The schema this code writes; migrations bring older databases up to it at open. */
-#define LS_STORE_SQLITE_SCHEMA_VERSION 1
+#define LS_STORE_SQLITE_SCHEMA_VERSION 2
 
 /* 'LS11' in PRAGMA application_id: marks the file as ours. */
 #define LS_STORE_SQLITE_APPLICATION_ID 0x4c533131

@@ -256,3 +256,143 @@ ls_store_object_clear(ls_store_object *obj)
 	free(obj->attrs);
 	memset(obj, 0, sizeof(*obj));
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Accounts and the audit log
+ * ------------------------------------------------------------------------------------------- */
+
+static int
+check_account(const ls_store_account *acct)
+{
+	size_t n = strnlen(acct->nickname, sizeof(acct->nickname));
+
+	if (n == 0 || n > LS_STORE_NICK_MAX)
+		return LS_ERR_INVALID_ARG;
+	if (strnlen(acct->last_login_from, sizeof(acct->last_login_from)) >
+	    LS_STORE_AUDIT_SOURCE_MAX)
+		return LS_ERR_INVALID_ARG;
+	if (acct->token_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return LS_OK;
+}
+
+int
+ls_store_account_create(ls_store_txn *txn, const ls_store_account *acct, uint64_t *id)
+{
+	int r;
+
+	ls_return_val_if_fail(id != NULL, LS_ERR_INVALID_ARG);
+	*id = 0;
+	ls_return_val_if_fail(txn != NULL && acct != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK || (r = check_account(acct)) != LS_OK)
+		return r;
+	return txn->store->ops->account_create(txn, acct, id);
+}
+
+int
+ls_store_account_get(ls_store_txn *txn, uint64_t account_id, ls_store_account *out)
+{
+	ls_return_val_if_fail(out != NULL, LS_ERR_INVALID_ARG);
+	memset(out, 0, sizeof(*out));
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	if (account_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->account_get(txn, account_id, out);
+}
+
+int
+ls_store_account_find(ls_store_txn *txn, const char *nickname, ls_store_account *out)
+{
+	size_t n;
+
+	ls_return_val_if_fail(out != NULL, LS_ERR_INVALID_ARG);
+	memset(out, 0, sizeof(*out));
+	ls_return_val_if_fail(txn != NULL && nickname != NULL, LS_ERR_INVALID_ARG);
+	n = strnlen(nickname, LS_STORE_NICK_MAX + 1);
+	/* A name no account can have is simply not there. */
+	if (n == 0 || n > LS_STORE_NICK_MAX)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->account_find(txn, nickname, out);
+}
+
+int
+ls_store_account_update(ls_store_txn *txn, const ls_store_account *acct)
+{
+	int r;
+
+	ls_return_val_if_fail(txn != NULL && acct != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK)
+		return r;
+	if (acct->id == 0 || acct->token_id == 0)
+		return LS_ERR_NOT_FOUND;
+	if (strnlen(acct->last_login_from, sizeof(acct->last_login_from)) >
+	    LS_STORE_AUDIT_SOURCE_MAX)
+		return LS_ERR_INVALID_ARG;
+	return txn->store->ops->account_update(txn, acct);
+}
+
+int
+ls_store_account_delete(ls_store_txn *txn, uint64_t account_id)
+{
+	int r;
+
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK)
+		return r;
+	if (account_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->account_delete(txn, account_id);
+}
+
+int
+ls_store_account_list(ls_store_txn *txn, ls_store_account_cb cb, void *ctx)
+{
+	ls_return_val_if_fail(txn != NULL && cb != NULL, LS_ERR_INVALID_ARG);
+	return txn->store->ops->account_list(txn, cb, ctx);
+}
+
+int
+ls_store_audit_append(ls_store_txn *txn, uint64_t account_id, const ls_store_audit *row,
+                      uint64_t *id)
+{
+	uint64_t dummy;
+	int r;
+
+	if (id == NULL)
+		id = &dummy;
+	*id = 0;
+	ls_return_val_if_fail(txn != NULL && row != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK)
+		return r;
+	if (strnlen(row->event, sizeof(row->event)) > LS_STORE_AUDIT_EVENT_MAX ||
+	    row->event[0] == '\0' ||
+	    strnlen(row->source, sizeof(row->source)) > LS_STORE_AUDIT_SOURCE_MAX ||
+	    strnlen(row->detail, sizeof(row->detail)) > LS_STORE_AUDIT_DETAIL_MAX)
+		return LS_ERR_INVALID_ARG;
+	if (account_id == 0)
+		return LS_ERR_NOT_FOUND;
+	return txn->store->ops->audit_append(txn, account_id, row, id);
+}
+
+int
+ls_store_audit_list(ls_store_txn *txn, uint64_t account_id, uint64_t first_id, uint32_t limit,
+                    ls_store_audit_cb cb, void *ctx)
+{
+	ls_return_val_if_fail(txn != NULL && cb != NULL, LS_ERR_INVALID_ARG);
+	if (limit == 0 || limit > LS_STORE_AUDIT_KEEP)
+		return LS_ERR_INVALID_ARG;
+	if (account_id == 0)
+		return LS_OK;
+	return txn->store->ops->audit_list(txn, account_id, first_id, limit, cb, ctx);
+}
+
+int
+ls_store_audit_count(ls_store_txn *txn, uint64_t account_id, uint64_t *count)
+{
+	ls_return_val_if_fail(count != NULL, LS_ERR_INVALID_ARG);
+	*count = 0;
+	ls_return_val_if_fail(txn != NULL, LS_ERR_INVALID_ARG);
+	if (account_id == 0)
+		return LS_OK;
+	return txn->store->ops->audit_count(txn, account_id, count);
+}

@@ -31,6 +31,10 @@
  *   LS_ERR_MALFORMED    the stored data is not what this code wrote (corruption, foreign file)
  *   LS_ERR_UNSUPPORTED  the database was written by a newer version of the schema
  *   LS_ERR_NOMEM        out of memory
+ *   LS_ERR_STATE        also: an account nickname that is already taken
+ *
+ * Accounts (the server's account layer, schema version 2) live in the same store: one account
+ * owns one token, and the audit log rows of an account are deleted with it.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -130,6 +134,54 @@ typedef int (*ls_store_object_cb)(void *ctx, const ls_store_object *obj);
 /* The same for tokens (ls_store_token_list()), in ascending id order. */
 typedef int (*ls_store_token_cb)(void *ctx, const ls_store_token *tok);
 
+/* ---------------------------------------------------------------------------------------------
+ * Accounts and their audit log (the server's; schema version 2)
+ * ------------------------------------------------------------------------------------------- */
+
+/* A nickname is 1..LS_STORE_NICK_MAX bytes (the server's rules are stricter: server/account.h). */
+#define LS_STORE_NICK_MAX 64
+/* The SESPAKE verifier, stored as the opaque bytes of core/sespake.h's ls_sespake_verifier. */
+#define LS_STORE_VERIFIER_SIZE 196
+/* Audit rows: the event name, the source address and the free text, each bounded. */
+#define LS_STORE_AUDIT_EVENT_MAX 32
+#define LS_STORE_AUDIT_SOURCE_MAX 64
+#define LS_STORE_AUDIT_DETAIL_MAX 256
+/* Rows kept per account: appending beyond it drops the oldest. */
+#define LS_STORE_AUDIT_KEEP 10000
+
+/*
+ * An account record: a plain value, no pointers.  @state is the account layer's (active, must
+ * change password, locked: the store keeps the number as it is); @c1..@c3 are the RFC 8133
+ * attempt counters; times are Unix seconds (0: never).  @nickname is NUL-terminated ASCII.
+ */
+typedef struct {
+	uint64_t id; /* assigned by ls_store_account_create(), never reused */
+	char nickname[LS_STORE_NICK_MAX + 1];
+	uint8_t verifier[LS_STORE_VERIFIER_SIZE];
+	uint32_t state;
+	uint32_t c1, c2, c3;
+	uint64_t token_id; /* the account's token; unique over the accounts */
+	int64_t created_at;
+	int64_t updated_at;
+	int64_t password_changed_at;
+	int64_t last_login_at;
+	char last_login_from[LS_STORE_AUDIT_SOURCE_MAX + 1]; /* the client's address, or "" */
+} ls_store_account;
+
+/* One audit log row; the strings are NUL-terminated, printable ASCII/UTF-8 (not checked). */
+typedef struct {
+	uint64_t id; /* ascending in time, never reused */
+	int64_t at;  /* Unix seconds */
+	char event[LS_STORE_AUDIT_EVENT_MAX + 1];
+	uint64_t count; /* for aggregated events (signatures in one connection), else 0 */
+	char source[LS_STORE_AUDIT_SOURCE_MAX + 1];
+	char detail[LS_STORE_AUDIT_DETAIL_MAX + 1];
+} ls_store_audit;
+
+/* Called per account (ascending id) / per audit row; the same rules as ls_store_object_cb. */
+typedef int (*ls_store_account_cb)(void *ctx, const ls_store_account *acct);
+typedef int (*ls_store_audit_cb)(void *ctx, const ls_store_audit *row);
+
 typedef struct ls_store ls_store;
 typedef struct ls_store_txn ls_store_txn;
 
@@ -161,6 +213,18 @@ typedef struct {
 	int (*object_find)(ls_store_txn *txn, uint64_t token_id, const ls_store_query *q,
 	                   ls_store_object_cb cb, void *ctx);
 	int (*object_count)(ls_store_txn *txn, uint64_t token_id, uint64_t *count);
+
+	int (*account_create)(ls_store_txn *txn, const ls_store_account *acct, uint64_t *id);
+	int (*account_get)(ls_store_txn *txn, uint64_t account_id, ls_store_account *out);
+	int (*account_find)(ls_store_txn *txn, const char *nickname, ls_store_account *out);
+	int (*account_update)(ls_store_txn *txn, const ls_store_account *acct);
+	int (*account_delete)(ls_store_txn *txn, uint64_t account_id);
+	int (*account_list)(ls_store_txn *txn, ls_store_account_cb cb, void *ctx);
+	int (*audit_append)(ls_store_txn *txn, uint64_t account_id, const ls_store_audit *row,
+	                    uint64_t *id);
+	int (*audit_list)(ls_store_txn *txn, uint64_t account_id, uint64_t first_id,
+	                  uint32_t limit, ls_store_audit_cb cb, void *ctx);
+	int (*audit_count)(ls_store_txn *txn, uint64_t account_id, uint64_t *count);
 } ls_store_ops;
 
 /* The common head of every backend's store and transaction structures. */
@@ -269,5 +333,59 @@ int ls_store_object_count(ls_store_txn *txn, uint64_t token_id, uint64_t *count)
 
 /* Wipes and frees the buffers of an object filled by ls_store_object_get().  NULL accepted. */
 void ls_store_object_clear(ls_store_object *obj);
+
+/* ---------------------------------------------------------------------------------------------
+ * Accounts
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Adds an account (@acct->id is ignored) owning the existing token @acct->token_id, and returns
+ * its new id.  LS_ERR_STATE when the nickname is taken, LS_ERR_NOT_FOUND when the token does
+ * not exist, LS_ERR_INVALID_ARG for an empty or too long nickname or a token that another
+ * account owns.  Write transaction.
+ */
+int ls_store_account_create(ls_store_txn *txn, const ls_store_account *acct, uint64_t *id);
+
+/* Reads account @account_id into *@out.  LS_ERR_NOT_FOUND if there is none. */
+int ls_store_account_get(ls_store_txn *txn, uint64_t account_id, ls_store_account *out);
+
+/* Reads the account named @nickname (exact, case-sensitive) into *@out.  LS_ERR_NOT_FOUND. */
+int ls_store_account_find(ls_store_txn *txn, const char *nickname, ls_store_account *out);
+
+/*
+ * Replaces every field of account @acct->id except its nickname and creation time (verifier,
+ * state, counters, token, the times, last_login_from; updated_at 0 means now).  LS_ERR_NOT_FOUND if absent,
+ * LS_ERR_NOT_FOUND too when @acct->token_id names no token.  Write transaction.
+ */
+int ls_store_account_update(ls_store_txn *txn, const ls_store_account *acct);
+
+/*
+ * Deletes an account, its audit rows, and its token with all the token's objects, at once.
+ * LS_ERR_NOT_FOUND if absent.  Write transaction.
+ */
+int ls_store_account_delete(ls_store_txn *txn, uint64_t account_id);
+
+/* Calls @cb for every account, in ascending id order. */
+int ls_store_account_list(ls_store_txn *txn, ls_store_account_cb cb, void *ctx);
+
+/*
+ * Appends an audit row for @account_id (@row->id is ignored; @row->at 0 means now) and returns
+ * its id in *@id (may be NULL).  Strings longer than their limits give LS_ERR_INVALID_ARG.
+ * Keeps at most LS_STORE_AUDIT_KEEP rows per account (the oldest go).  LS_ERR_NOT_FOUND when
+ * the account does not exist.  Write transaction.
+ */
+int ls_store_audit_append(ls_store_txn *txn, uint64_t account_id, const ls_store_audit *row,
+                          uint64_t *id);
+
+/*
+ * Calls @cb for at most @limit (1..LS_STORE_AUDIT_KEEP) audit rows of @account_id whose id is
+ * at least @first_id, oldest first: page forwards by passing the last id seen plus one.  An
+ * account without rows (or no such account) gives no calls and LS_OK.
+ */
+int ls_store_audit_list(ls_store_txn *txn, uint64_t account_id, uint64_t first_id,
+                        uint32_t limit, ls_store_audit_cb cb, void *ctx);
+
+/* The number of audit rows @account_id has (0 for no such account). */
+int ls_store_audit_count(ls_store_txn *txn, uint64_t account_id, uint64_t *count);
 
 #endif /* LS11_TOKEN_STORE_H */

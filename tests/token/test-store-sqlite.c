@@ -861,3 +861,288 @@ Test(store, find_among_100k_objects_uses_the_indexes)
 	cr_assert_not_null(strstr(plan, "(token_id=?)"),
 	                   "listing one token reads only its rows: %s", plan);
 }
+
+/* ---- accounts and the audit log (schema version 2) ------------------------------------------ */
+
+static ls_store_account
+account_record(const char *nick, uint64_t token)
+{
+	ls_store_account a;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.nickname, sizeof(a.nickname), "%s", nick);
+	for (size_t i = 0; i < sizeof(a.verifier); i++)
+		a.verifier[i] = (uint8_t)(i * 7 + nick[0]);
+	a.state = 1;
+	a.c1 = 3;
+	a.c2 = 7;
+	a.c3 = 10000;
+	a.token_id = token;
+	return a;
+}
+
+static uint64_t
+new_account(const char *nick, uint64_t token)
+{
+	ls_store_account a = account_record(nick, token);
+	ls_store_txn *txn;
+	uint64_t id = 0;
+
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_account_create(txn, &a, &id), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+	cr_assert_neq(id, 0);
+	return id;
+}
+
+static int
+count_accounts_cb(void *ctx, const ls_store_account *a)
+{
+	(void)a;
+	(*(int *)ctx)++;
+	return LS_OK;
+}
+
+Test(store, account_create_find_update_list)
+{
+	uint64_t t1 = new_token("alice"), t2 = new_token("bob"), t3 = new_token("spare");
+	uint64_t a1 = new_account("alice", t1), id = 0;
+	ls_store_account a, got;
+	ls_store_txn *txn;
+	int n = 0;
+
+	cr_assert_eq(ls_store_begin(store, false, &txn), LS_OK);
+	cr_assert_eq(ls_store_account_find(txn, "alice", &got), LS_OK);
+	cr_assert_eq(got.id, a1);
+	cr_assert_eq(got.token_id, t1);
+	cr_assert_eq(got.state, 1);
+	cr_assert_eq(got.c3, 10000);
+	cr_assert_gt(got.created_at, 0, "creation time filled in");
+	a = account_record("alice", t1);
+	cr_assert_arr_eq(got.verifier, a.verifier, sizeof(a.verifier));
+	cr_assert_eq(ls_store_account_find(txn, "Alice", &got), LS_ERR_NOT_FOUND,
+	             "nicknames are exact");
+	cr_assert_eq(ls_store_account_find(txn, "", &got), LS_ERR_NOT_FOUND);
+	cr_assert_eq(ls_store_account_get(txn, a1 + 100, &got), LS_ERR_NOT_FOUND);
+	ls_store_rollback(txn);
+
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	/* The same nickname again, a token another account owns, a token that does not exist. */
+	a = account_record("alice", t2);
+	cr_assert_eq(ls_store_account_create(txn, &a, &id), LS_ERR_STATE);
+	a = account_record("bob", t1);
+	cr_assert_eq(ls_store_account_create(txn, &a, &id), LS_ERR_INVALID_ARG);
+	a = account_record("bob", t3 + 1000);
+	cr_assert_eq(ls_store_account_create(txn, &a, &id), LS_ERR_NOT_FOUND);
+	memset(a.nickname, 'x', sizeof(a.nickname)); /* not terminated within the limit */
+	a.token_id = t2;
+	cr_assert_eq(ls_store_account_create(txn, &a, &id), LS_ERR_INVALID_ARG);
+	a = account_record("bob", t2);
+	cr_assert_eq(ls_store_account_create(txn, &a, &id), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+
+	/* Update: counters, state, verifier, token; the nickname stays. */
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_account_get(txn, a1, &a), LS_OK);
+	a.c1 = 2;
+	a.c2 = 6;
+	a.c3 = 9999;
+	a.state = 0;
+	a.verifier[0] ^= 0xff;
+	a.token_id = t3;
+	a.last_login_at = 12345;
+	snprintf(a.last_login_from, sizeof(a.last_login_from), "192.0.2.7");
+	snprintf(a.nickname, sizeof(a.nickname), "mallory");
+	cr_assert_eq(ls_store_account_update(txn, &a), LS_OK);
+	a.token_id = t3 + 1000;
+	cr_assert_eq(ls_store_account_update(txn, &a), LS_ERR_NOT_FOUND);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+
+	cr_assert_eq(ls_store_begin(store, false, &txn), LS_OK);
+	cr_assert_eq(ls_store_account_get(txn, a1, &got), LS_OK);
+	cr_assert_str_eq(got.nickname, "alice");
+	cr_assert_eq(got.c1, 2);
+	cr_assert_eq(got.c2, 6);
+	cr_assert_eq(got.c3, 9999);
+	cr_assert_eq(got.state, 0);
+	cr_assert_eq(got.token_id, t3);
+	cr_assert_eq(got.last_login_at, 12345);
+	cr_assert_str_eq(got.last_login_from, "192.0.2.7");
+	cr_assert_eq(got.password_changed_at, got.created_at);
+	cr_assert_eq(got.verifier[0], (uint8_t)(a.verifier[0]));
+	cr_assert_eq(ls_store_account_list(txn, count_accounts_cb, &n), LS_OK);
+	cr_assert_eq(n, 2);
+	/* Writes in a read transaction are refused. */
+	cr_assert_eq(ls_store_account_update(txn, &got), LS_ERR_STATE);
+	ls_store_rollback(txn);
+}
+
+struct audit_rows {
+	uint64_t ids[64];
+	char events[64][LS_STORE_AUDIT_EVENT_MAX + 1];
+	size_t n;
+};
+
+static int
+audit_cb(void *ctx, const ls_store_audit *row)
+{
+	struct audit_rows *c = ctx;
+
+	cr_assert_lt(c->n, 64);
+	c->ids[c->n] = row->id;
+	snprintf(c->events[c->n], sizeof(c->events[0]), "%s", row->event);
+	c->n++;
+	return LS_OK;
+}
+
+static void
+audit_add(uint64_t account, const char *event, uint64_t count)
+{
+	ls_store_audit row;
+	ls_store_txn *txn;
+
+	memset(&row, 0, sizeof(row));
+	snprintf(row.event, sizeof(row.event), "%s", event);
+	snprintf(row.source, sizeof(row.source), "127.0.0.1");
+	snprintf(row.detail, sizeof(row.detail), "detail of %s", event);
+	row.count = count;
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_audit_append(txn, account, &row, NULL), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+}
+
+Test(store, audit_log_pages_newest_first_and_goes_with_its_account)
+{
+	uint64_t t1 = new_token("a"), t2 = new_token("b");
+	uint64_t a1 = new_account("alice", t1), a2 = new_account("bob", t2);
+	struct audit_rows rows = { .n = 0 };
+	ls_store_audit bad;
+	ls_store_txn *txn;
+	ls_store_token tok;
+	uint64_t count = 99;
+
+	audit_add(a1, "connect", 0);
+	audit_add(a1, "login", 0);
+	audit_add(a2, "connect", 0);
+	audit_add(a1, "sign", 42);
+	add_object(t1, 3, 0x30, "k", "key", "attrs");
+
+	cr_assert_eq(ls_store_begin(store, false, &txn), LS_OK);
+	cr_assert_eq(ls_store_audit_list(txn, a1, 0, 2, audit_cb, &rows), LS_OK);
+	cr_assert_eq(rows.n, 2);
+	cr_assert_str_eq(rows.events[0], "connect");
+	cr_assert_str_eq(rows.events[1], "login");
+	cr_assert_eq(ls_store_audit_list(txn, a1, rows.ids[1] + 1, 10, audit_cb, &rows), LS_OK);
+	cr_assert_eq(rows.n, 3, "the next page holds the newest row only (bob's is not there)");
+	cr_assert_str_eq(rows.events[2], "sign");
+	cr_assert_eq(ls_store_audit_list(txn, a1, 0, 0, audit_cb, &rows), LS_ERR_INVALID_ARG);
+	cr_assert_eq(ls_store_audit_count(txn, a1, &count), LS_OK);
+	cr_assert_eq(count, 3);
+	ls_store_rollback(txn);
+
+	/* Bounded strings; an unknown account. */
+	memset(&bad, 0, sizeof(bad));
+	memset(bad.event, 'e', sizeof(bad.event));
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_audit_append(txn, a1, &bad, NULL), LS_ERR_INVALID_ARG);
+	memset(&bad, 0, sizeof(bad));
+	cr_assert_eq(ls_store_audit_append(txn, a1, &bad, NULL), LS_ERR_INVALID_ARG,
+	             "an empty event name");
+	snprintf(bad.event, sizeof(bad.event), "x");
+	cr_assert_eq(ls_store_audit_append(txn, a2 + 100, &bad, NULL), LS_ERR_NOT_FOUND);
+	/* Deleting the account takes its log, its token and the token's objects along. */
+	cr_assert_eq(ls_store_account_delete(txn, a1), LS_OK);
+	cr_assert_eq(ls_store_account_delete(txn, a1), LS_ERR_NOT_FOUND);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+
+	rows.n = 0;
+	cr_assert_eq(ls_store_begin(store, false, &txn), LS_OK);
+	cr_assert_eq(ls_store_audit_list(txn, a1, 0, 10, audit_cb, &rows), LS_OK);
+	cr_assert_eq(rows.n, 0);
+	cr_assert_eq(ls_store_token_get(txn, t1, &tok), LS_ERR_NOT_FOUND);
+	cr_assert_eq(ls_store_audit_list(txn, a2, 0, 10, audit_cb, &rows), LS_OK);
+	cr_assert_eq(rows.n, 1, "the other account keeps its log");
+	cr_assert_eq(ls_store_token_get(txn, t2, &tok), LS_OK);
+	ls_store_rollback(txn);
+	cr_assert_eq(ls_store_check_integrity(store), LS_OK);
+}
+
+Test(store, token_of_an_account_cannot_be_deleted_alone)
+{
+	uint64_t t1 = new_token("a");
+	ls_store_txn *txn;
+
+	new_account("alice", t1);
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_neq(ls_store_token_delete(txn, t1), LS_OK,
+	              "an account never points at a missing token");
+	ls_store_rollback(txn);
+}
+
+Test(store, audit_log_keeps_a_bounded_number_of_rows)
+{
+	uint64_t a1 = new_account("alice", new_token("a"));
+	ls_store_audit row;
+	ls_store_txn *txn;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	memset(&row, 0, sizeof(row));
+	snprintf(row.event, sizeof(row.event), "connect");
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	for (int i = 0; i < LS_STORE_AUDIT_KEEP + 200; i++)
+		cr_assert_eq(ls_store_audit_append(txn, a1, &row, NULL), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &st, NULL),
+	             SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_assert_leq(sqlite3_column_int(st, 0), LS_STORE_AUDIT_KEEP + 64);
+	cr_assert_geq(sqlite3_column_int(st, 0), LS_STORE_AUDIT_KEEP);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* A database written by the version-1 code (tokens and objects only) is brought up to date. */
+Test(store, version_1_database_migrates_and_keeps_its_tokens)
+{
+	static const char v1[] =
+		"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+		" applied_at INTEGER NOT NULL DEFAULT 0);"
+		"CREATE TABLE tokens (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" label BLOB NOT NULL CHECK (length(label) = 32),"
+		" serial BLOB NOT NULL CHECK (length(serial) = 16), flags INTEGER NOT NULL,"
+		" user_failures INTEGER NOT NULL DEFAULT 0, so_failures INTEGER NOT NULL DEFAULT 0,"
+		" format_version INTEGER NOT NULL, user_wrap BLOB, so_wrap BLOB);"
+		"CREATE TABLE objects (id INTEGER PRIMARY KEY,"
+		" token_id INTEGER NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,"
+		" class INTEGER NOT NULL, key_type INTEGER, ck_id BLOB NOT NULL DEFAULT x'',"
+		" label BLOB NOT NULL DEFAULT x'', attrs BLOB NOT NULL DEFAULT x'');"
+		"CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+		"INSERT INTO sequences (name, value) VALUES ('object', 0);"
+		"INSERT INTO tokens (label, serial, flags, format_version) VALUES"
+		" (zeroblob(32), zeroblob(16), 1024, 1);"
+		"INSERT INTO schema_migrations (version) VALUES (1);"
+		"PRAGMA application_id = 0x4c533131;";
+	ls_store_account a;
+	ls_store_token tok;
+	ls_store_txn *txn;
+	uint32_t version = 0;
+	uint64_t id;
+
+	ls_store_close(store);
+	store = NULL;
+	remove_db(path);
+	make_foreign_db(path, v1);
+	cr_assert_eq(ls_store_sqlite_open(path, NULL, &store), LS_OK);
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_schema_version(txn, &version), LS_OK);
+	cr_assert_eq(version, 2);
+	cr_assert_eq(ls_store_token_get(txn, 1, &tok), LS_OK);
+	cr_assert_eq(tok.flags, 1024);
+	a = account_record("alice", 1);
+	cr_assert_eq(ls_store_account_create(txn, &a, &id), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+	cr_assert_eq(ls_store_check_integrity(store), LS_OK);
+}

@@ -1,0 +1,685 @@
+/*
+ * LS11CLOUD - connections: accept with limits, frames in, one job at a time on the workers
+ * (handshake step or one RPC request), frames out, timeouts, teardown.
+ *
+ * A connection moves through two states.  HANDSHAKE: plaintext messages of core/handshake.h,
+ * at most LS_HANDSHAKE_MAX_MESSAGE bytes each, strictly one at a time (reading pauses while a
+ * step runs, so a client that does not wait for the answer gains nothing).  CHANNEL: records
+ * of core/channel.h carrying RPC messages (core/rpc.h), up to max-frame bytes; requests may
+ * be pipelined, and are answered in order, one at a time per connection; the ones that arrive
+ * while max-inflight are waiting are answered with CKR_DEVICE_MEMORY without being run, and
+ * reading pauses at twice that many.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "server-private.h"
+
+/* The output of one job: a response record and a close record at most. */
+#define JOB_OUT_MAX (3 * (LS_CHANNEL_MAX_RECORD + LS_FRAME_HEADER_SIZE))
+/* Scratch buffers larger than this are released after the job rather than kept. */
+#define KEEP_SCRATCH ((size_t)64 << 10)
+
+static void conn_pump(lsd_conn *c);
+static void conn_schedule(lsd_conn *c);
+static void conn_drop(lsd_conn *c, const char *why);
+
+static void
+frame_free(lsd_frame *f)
+{
+	if (f == NULL)
+		return;
+	ls_wipe(f->data, f->len);
+	free(f->data);
+	free(f);
+}
+
+static void
+addr_of(const struct sockaddr *sa, char *addr, size_t addr_size, char *peer, size_t peer_size)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+		/* An IPv4 client of a dual-stack socket counts as its IPv4 address. */
+		if (strncmp(host, "::ffff:", 7) == 0 && strchr(host + 7, '.') != NULL)
+			memmove(host, host + 7, strlen(host + 7) + 1);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+	}
+	snprintf(addr, addr_size, "%s", host);
+	if (strchr(host, ':') != NULL)
+		snprintf(peer, peer_size, "[%s]:%u", host, port);
+	else
+		snprintf(peer, peer_size, "%s:%u", host, port);
+}
+
+/* Refuses a connection before any state exists for it: the handshake's "busy" message. */
+static void
+refuse(int fd, const char *peer, const char *why)
+{
+	uint8_t hdr[LS_FRAME_HEADER_SIZE];
+	ls_buf msg;
+
+	ls_warning("%s: connection refused: %s", peer, why);
+	ls_buf_init(&msg, LS_HANDSHAKE_MAX_MESSAGE);
+	if (ls_handshake_busy_message(&msg) == LS_OK &&
+	    ls_frame_header(ls_buf_len(&msg), 0, hdr) == LS_OK) {
+		struct iovec iov[2] = {
+			{ hdr, sizeof(hdr) },
+			{ (void *)ls_buf_data(&msg), ls_buf_len(&msg) },
+		};
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+		/* Best effort: a few bytes into an empty socket buffer. */
+		if (sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			ls_debug("%s: the refusal was not sent: %s", peer, strerror(errno));
+	}
+	ls_buf_clear(&msg);
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The jobs (worker threads)
+ * ------------------------------------------------------------------------------------------- */
+
+static void
+out_frame(lsd_conn *c, const ls_buf *payload)
+{
+	if (ls_buf_len(payload) == 0)
+		return;
+	if (ls_frame_encode(&c->job_out, ls_buf_data(payload), ls_buf_len(payload),
+	                    LS_FRAME_DEFAULT_MAX) != LS_OK) {
+		ls_error("%s: cannot queue %zu bytes of output", c->peer, ls_buf_len(payload));
+		c->job_close = true;
+	}
+}
+
+static int
+out_record(lsd_conn *c, ls_record_type type, const ls_buf *plain)
+{
+	int r;
+
+	ls_buf_reset(&c->sealed);
+	r = ls_channel_seal(c->ch, type, type == LS_RECORD_DATA ? ls_buf_data(plain) : NULL,
+	                    type == LS_RECORD_DATA ? ls_buf_len(plain) : 0, &c->sealed);
+	if (r != LS_OK) {
+		ls_error("%s: cannot seal a record: %s", c->peer, ls_strerror(r));
+		c->job_close = true;
+		return r;
+	}
+	out_frame(c, &c->sealed);
+	return LS_OK;
+}
+
+static bool
+is_login_failure(ls_handshake_reason reason)
+{
+	switch (reason) {
+	case LS_HS_AUTH_FAILED:
+	case LS_HS_UNKNOWN_ACCOUNT:
+	case LS_HS_ACCOUNT_LOCKED:
+	case LS_HS_TRANSCRIPT_MISMATCH:
+	case LS_HS_REGISTRATION_CODE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void
+job_handshake(lsd_conn *c)
+{
+	lsd_frame *f = c->job_frame;
+	ls_handshake_reason reason;
+	bool done = false;
+	int r;
+
+	ls_buf_reset(&c->resp);
+	r = ls_handshake_step(c->hs, f->data, f->len, &c->resp, &done);
+	out_frame(c, &c->resp);
+	if (!done)
+		return;
+	reason = ls_handshake_get_reason(c->hs);
+	if (r == LS_OK && ls_handshake_purpose_of(c->hs) == LS_HANDSHAKE_SESSION) {
+		r = ls_handshake_take_channel(c->hs, &c->ch);
+		ls_handshake_free(c->hs);
+		c->hs = NULL;
+		if (r != LS_OK || lsd_registry_login(c) != LS_OK) {
+			ls_error("%s: %s: the session cannot be set up", c->peer, c->nickname);
+			c->job_close = true;
+			return;
+		}
+		c->job_hs_success = true;
+		return;
+	}
+	c->job_close = true;
+	if (r == LS_OK) /* a registration ran to its end; its callback logged the outcome */
+		return;
+	if (is_login_failure(reason)) {
+		c->job_auth_failed = true;
+		ls_warning("%s: %s '%s' failed: %s", c->peer,
+		           ls_handshake_purpose_of(c->hs) == LS_HANDSHAKE_REGISTER ? "registration of"
+		                                                                 : "login as",
+		           ls_handshake_nickname(c->hs), ls_handshake_reason_string(reason));
+		if (c->known_account && reason != LS_HS_REGISTRATION_CODE)
+			c->job_audit_failure = ls_handshake_reason_string(reason);
+	} else {
+		ls_warning("%s: handshake failed: %s (%s)", c->peer,
+		           ls_handshake_reason_string(reason), ls_strerror(r));
+	}
+}
+
+static void
+job_channel(lsd_conn *c)
+{
+	lsd_frame *f = c->job_frame;
+	ls_record_type type = LS_RECORD_DATA;
+	bool close_after = false;
+	int r;
+
+	ls_buf_reset(&c->plain);
+	r = ls_channel_open(c->ch, f->data, f->len, &c->plain, &type);
+	if (r != LS_OK) {
+		ls_warning("%s: record refused, closing: %s", c->peer,
+		           ls_channel_fault_string(ls_channel_get_fault(c->ch)));
+		c->job_close = true;
+		return;
+	}
+	if (type == LS_RECORD_CLOSE) {
+		ls_info("%s: the client closed the channel", c->peer);
+		out_record(c, LS_RECORD_CLOSE, NULL);
+		c->job_close = true;
+		return;
+	}
+	ls_buf_reset(&c->resp);
+	if (f->over_limit) {
+		uint16_t call = 0;
+		uint64_t id = 0;
+
+		if (ls_buf_get_u16(&c->plain, &call) != LS_OK ||
+		    ls_buf_get_u64(&c->plain, &id) != LS_OK) {
+			ls_warning("%s: a request too short for its header: closing", c->peer);
+			c->job_close = true;
+			return;
+		}
+		ls_warning("%s: %s refused: more than %u requests in flight on this connection",
+		           c->peer, ls_rpc_call_name(call), c->srv->cfg->max_inflight);
+		ls_rpc_response_encode_error(&c->resp, id, CKR_DEVICE_MEMORY);
+	} else {
+		lsd_dispatch(c, &c->plain, &c->resp, &close_after);
+	}
+	c->requests++;
+	if (ls_buf_len(&c->resp) > 0 && out_record(c, LS_RECORD_DATA, &c->resp) != LS_OK)
+		return;
+	if (close_after) {
+		out_record(c, LS_RECORD_CLOSE, NULL);
+		c->job_close = true;
+	}
+}
+
+static void
+scratch_done(ls_buf *b)
+{
+	if (ls_buf_len(b) > KEEP_SCRATCH)
+		ls_buf_clear(b);
+	else
+		ls_buf_reset(b);
+}
+
+static void
+conn_work(void *arg)
+{
+	lsd_conn *c = arg;
+
+	c->job_close = false;
+	c->job_auth_failed = false;
+	c->job_hs_success = false;
+	c->job_audit_failure = NULL;
+	if (c->state == LSD_CONN_HANDSHAKE)
+		job_handshake(c);
+	else
+		job_channel(c);
+	scratch_done(&c->plain);
+	scratch_done(&c->resp);
+	scratch_done(&c->sealed);
+}
+
+typedef struct {
+	lsd_server *srv;
+	uint64_t account_id;
+	char addr[64];
+	const char *why; /* static */
+} audit_later;
+
+static void
+audit_later_work(void *arg)
+{
+	audit_later *a = arg;
+
+	lsd_audit(a->srv->store, a->account_id, "auth-failed", 0, a->addr, "%s", a->why);
+}
+
+static void
+audit_later_done(void *arg)
+{
+	free(arg);
+}
+
+static void
+audit_failure_later(lsd_conn *c)
+{
+	audit_later *a;
+
+	if (c->job_audit_failure == NULL || (a = calloc(1, sizeof(*a))) == NULL)
+		return;
+	a->srv = c->srv;
+	a->account_id = c->account_id;
+	a->why = c->job_audit_failure;
+	snprintf(a->addr, sizeof(a->addr), "%s", c->addr);
+	c->job_audit_failure = NULL;
+	if (lsd_pool_submit(c->srv->pool, audit_later_work, audit_later_done, a) != LS_OK) {
+		audit_later_work(a);
+		free(a);
+	}
+}
+
+/* The last job of a connection: release its application, account and secrets. */
+static void
+conn_finish_work(void *arg)
+{
+	lsd_conn *c = arg;
+
+	lsd_registry_logout(c);
+	ls_handshake_free(c->hs);
+	c->hs = NULL;
+	ls_channel_free(c->ch);
+	c->ch = NULL;
+	ls_buf_clear(&c->plain);
+	ls_buf_clear(&c->resp);
+	ls_buf_clear(&c->sealed);
+	ls_buf_clear(&c->job_out);
+}
+
+static void
+conn_finish_done(void *arg)
+{
+	lsd_conn *c = arg;
+
+	ls_frame_decoder_free(c->dec);
+	ls_buf_clear(&c->cur);
+	free(c);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The loop side
+ * ------------------------------------------------------------------------------------------- */
+
+static void
+conn_release(lsd_conn *c)
+{
+	if (lsd_pool_submit(c->srv->pool, conn_finish_work, conn_finish_done, c) != LS_OK) {
+		conn_finish_work(c);
+		conn_finish_done(c);
+	}
+}
+
+static void
+conn_drop(lsd_conn *c, const char *why)
+{
+	lsd_server *srv = c->srv;
+	lsd_frame *f;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (why != NULL)
+		ls_info("%s: connection closed: %s", c->peer, why);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	if (c->src != NULL)
+		c->src->conns--;
+	if (c->in_handshake_count) {
+		srv->n_handshakes--;
+		c->in_handshake_count = false;
+	}
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	while ((f = c->q_head) != NULL) {
+		c->q_head = f->next;
+		frame_free(f);
+	}
+	c->q_tail = NULL;
+	if (!c->busy)
+		conn_release(c);
+}
+
+static void
+conn_close_soon(lsd_conn *c)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_drop(c, "done");
+}
+
+static void
+conn_done(void *arg)
+{
+	lsd_conn *c = arg;
+	lsd_server *srv = c->srv;
+
+	c->busy = false;
+	frame_free(c->job_frame);
+	c->job_frame = NULL;
+	c->n_queued--;
+	if (c->dead) {
+		ls_buf_reset(&c->job_out);
+		audit_failure_later(c);
+		conn_release(c);
+		return;
+	}
+	if (c->job_auth_failed && c->src != NULL)
+		lsd_source_failure(srv, c->src);
+	if (ls_buf_len(&c->job_out) > 0) {
+		if (bufferevent_write(c->bev, ls_buf_data(&c->job_out), ls_buf_len(&c->job_out)) !=
+		    0) {
+			ls_buf_reset(&c->job_out);
+			conn_drop(c, "out of memory for output");
+			return;
+		}
+		scratch_done(&c->job_out);
+	}
+	audit_failure_later(c);
+	if (c->job_hs_success) {
+		ls_frame_decoder *dec = NULL;
+
+		/* Reading paused after MAC_A, so the small handshake decoder is between frames. */
+		if (!ls_frame_decoder_idle(c->dec) ||
+		    ls_frame_decoder_new(srv->cfg->max_frame, &dec) != LS_OK) {
+			conn_drop(c, "cannot switch to the channel");
+			return;
+		}
+		ls_frame_decoder_free(c->dec);
+		c->dec = dec;
+		ls_buf_clear(&c->cur);
+		ls_buf_init(&c->cur, srv->cfg->max_frame);
+		c->state = LSD_CONN_CHANNEL;
+		if (c->in_handshake_count) {
+			srv->n_handshakes--;
+			c->in_handshake_count = false;
+		}
+	}
+	if (c->job_close) {
+		conn_close_soon(c);
+		return;
+	}
+	if (c->state == LSD_CONN_CHANNEL)
+		c->deadline = srv->cfg->idle_timeout != 0
+		                      ? lsd_now_ms() + (int64_t)srv->cfg->idle_timeout * 1000
+		                      : 0;
+	if (c->paused &&
+	    (c->state == LSD_CONN_HANDSHAKE || c->n_queued < 2 * srv->cfg->max_inflight)) {
+		c->paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+	}
+	conn_pump(c);
+}
+
+static void
+conn_schedule(lsd_conn *c)
+{
+	if (c->busy || c->dead || c->q_head == NULL)
+		return;
+	/* A client that does not read its answers gets no more until it does. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > LSD_OUTPUT_HIGH)
+		return;
+	c->job_frame = c->q_head;
+	c->q_head = c->q_head->next;
+	if (c->q_head == NULL)
+		c->q_tail = NULL;
+	c->job_frame->next = NULL;
+	c->busy = true;
+	if (lsd_pool_submit(c->srv->pool, conn_work, conn_done, c) != LS_OK) {
+		c->busy = false;
+		frame_free(c->job_frame);
+		c->job_frame = NULL;
+		conn_drop(c, "the server is stopping");
+	}
+}
+
+static const char *
+frame_error(int r)
+{
+	switch (r) {
+	case LS_ERR_TOO_LARGE:
+		return "a frame longer than the limit";
+	case LS_ERR_MALFORMED:
+		return "an empty frame";
+	default:
+		return ls_strerror(r);
+	}
+}
+
+static void
+conn_pump(lsd_conn *c)
+{
+	lsd_server *srv = c->srv;
+	struct evbuffer *in;
+
+	if (c->dead || c->closing)
+		return;
+	in = bufferevent_get_input(c->bev);
+	while (!c->paused) {
+		struct evbuffer_iovec v;
+		size_t used = 0;
+		bool complete = false;
+		lsd_frame *f;
+		int r;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			break;
+		r = ls_frame_decoder_feed(c->dec, v.iov_base, v.iov_len, &used, &c->cur, &complete);
+		evbuffer_drain(in, used);
+		if (r != LS_OK) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "%s (%zu bytes%s)", frame_error(r),
+			         ls_frame_decoder_max(c->dec),
+			         c->state == LSD_CONN_HANDSHAKE ? " during the handshake" : "");
+			ls_warning("%s: refused: %s", c->peer, why);
+			conn_drop(c, why);
+			return;
+		}
+		if (!complete)
+			continue;
+		if ((f = calloc(1, sizeof(*f))) == NULL) {
+			conn_drop(c, "out of memory");
+			return;
+		}
+		f->data = ls_buf_steal(&c->cur, &f->len);
+		if (f->data == NULL) {
+			free(f);
+			conn_drop(c, "out of memory");
+			return;
+		}
+		f->over_limit = c->state == LSD_CONN_CHANNEL && c->n_queued >= srv->cfg->max_inflight;
+		if (c->q_tail != NULL)
+			c->q_tail->next = f;
+		else
+			c->q_head = f;
+		c->q_tail = f;
+		c->n_queued++;
+		if (c->state == LSD_CONN_HANDSHAKE || c->n_queued >= 2 * srv->cfg->max_inflight) {
+			c->paused = true;
+			bufferevent_disable(c->bev, EV_READ);
+		}
+	}
+	conn_schedule(c);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_pump(arg);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	lsd_conn *c = arg;
+
+	(void)bev;
+	if (c->closing) {
+		conn_drop(c, "done");
+		return;
+	}
+	conn_schedule(c);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	lsd_conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF) {
+		int r = ls_frame_decoder_finish(c->dec);
+
+		conn_drop(c, r == LS_OK ? "the client disconnected"
+		                        : "the client disconnected in the middle of a frame");
+	} else if (what & BEV_EVENT_ERROR) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "socket error: %s",
+		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_drop(c, why);
+	}
+}
+
+void
+lsd_conn_accept(lsd_server *srv, int fd, const struct sockaddr *sa, int salen)
+{
+	ls_handshake_server_config hcfg = srv->hs_config;
+	char addr[64], peer[80];
+	const char *why = NULL;
+	lsd_source *src;
+	lsd_conn *c;
+	int r;
+
+	(void)salen;
+	addr_of(sa, addr, sizeof(addr), peer, sizeof(peer));
+	src = lsd_source_get(srv, addr);
+	if (srv->stopping)
+		why = "the server is stopping";
+	else if (srv->n_conns >= srv->cfg->max_connections)
+		why = "the server has max-connections connections";
+	else if (src == NULL)
+		why = "out of memory";
+	else if ((why = lsd_source_refusal(srv, src)) != NULL)
+		;
+	else if (srv->n_handshakes >= srv->cfg->max_handshakes)
+		why = "the server has max-handshakes handshakes in progress";
+	if (why != NULL) {
+		refuse(fd, peer, why);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		refuse(fd, peer, "out of memory");
+		return;
+	}
+	c->srv = srv;
+	c->serial = ++srv->next_conn_serial;
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	ls_buf_init(&c->cur, LS_HANDSHAKE_MAX_MESSAGE);
+	ls_buf_init(&c->plain, LS_CHANNEL_MAX_PLAINTEXT);
+	ls_buf_init(&c->resp, LS_RPC_MAX_MESSAGE);
+	ls_buf_init(&c->sealed, LS_CHANNEL_MAX_RECORD);
+	ls_buf_init(&c->job_out, JOB_OUT_MAX);
+	hcfg.user_data = c;
+	if ((r = ls_frame_decoder_new(LS_HANDSHAKE_MAX_MESSAGE, &c->dec)) != LS_OK ||
+	    (r = ls_handshake_server_new(&hcfg, &c->hs)) != LS_OK) {
+		ls_error("%s: cannot start a handshake: %s", peer, ls_strerror(r));
+		ls_frame_decoder_free(c->dec);
+		free(c);
+		refuse(fd, peer, "internal error");
+		return;
+	}
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		ls_handshake_free(c->hs);
+		ls_frame_decoder_free(c->dec);
+		free(c);
+		refuse(fd, peer, "out of memory");
+		return;
+	}
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->src = src;
+	src->conns++;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	srv->n_handshakes++;
+	c->in_handshake_count = true;
+	c->state = LSD_CONN_HANDSHAKE;
+	c->deadline = lsd_now_ms() + (int64_t)srv->cfg->handshake_timeout * 1000;
+	ls_debug("%s: connected (%u connections)", peer, srv->n_conns);
+}
+
+void
+lsd_conn_sweep(lsd_server *srv)
+{
+	int64_t now = lsd_now_ms();
+	lsd_conn *c, *next;
+
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->busy || c->deadline == 0 || now < c->deadline)
+			continue;
+		if (c->state == LSD_CONN_HANDSHAKE) {
+			ls_warning("%s: the handshake took longer than %u s", c->peer,
+			           srv->cfg->handshake_timeout);
+			conn_drop(c, "handshake timeout");
+		} else {
+			conn_drop(c, "idle timeout");
+		}
+	}
+}
+
+void
+lsd_conn_close_all(lsd_server *srv)
+{
+	while (srv->conns != NULL)
+		conn_drop(srv->conns, "the server is stopping");
+}

@@ -1,0 +1,313 @@
+/*
+ * Accounts end to end: ls11cloud-admin against the state directory (also while the server
+ * runs), the SESPAKE login through core/handshake.h's client driver, unknown nicknames that
+ * look like wrong passwords, the RFC 8133 counters that lock an account, per-source
+ * throttling, the "must change password" state, registration under each policy, and the
+ * audit log read over the channel.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "server-util.h"
+
+static ts_server srv;
+
+static void
+setup(void)
+{
+	ts_prepare(&srv);
+}
+
+static void
+teardown(void)
+{
+	ts_cleanup(&srv);
+}
+
+TestSuite(accounts, .init = setup, .fini = teardown);
+
+static void
+write_pw(const char *name, const char *pw, char *path, size_t size)
+{
+	FILE *f;
+
+	snprintf(path, size, "%s/%s", srv.dir, name);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(pw, f);
+	fclose(f);
+}
+
+Test(accounts, admin_add_list_show_delete)
+{
+	char out[4096], pw[128], shortpw[128];
+	const char *list[] = { "user", "list", NULL };
+	const char *show[] = { "user", "show", "alice", NULL };
+	const char *del[] = { "user", "delete", "alice", NULL };
+	const char *show_gone[] = { "user", "show", "nobody", NULL };
+
+	write_pw("pw", "initial password\n", pw, sizeof(pw));
+	write_pw("short", "abc\n", shortpw, sizeof(shortpw));
+	{
+		const char *add[] = { "user", "add", "alice", "--password-file", pw, NULL };
+		const char *bad_nick[] = { "user", "add", "al ice", "--password-file", pw, NULL };
+		const char *bad_pw[] = { "user", "add", "bob", "--password-file", shortpw, NULL };
+		const char *no_pw[] = { "user", "add", "bob", NULL };
+
+		cr_assert_eq(ts_admin(&srv, out, sizeof(out), add), 0, "%s", out);
+		cr_assert(strstr(out, "must be changed") != NULL, "%s", out);
+		cr_assert_eq(ts_admin(&srv, out, sizeof(out), add), 1);
+		cr_assert(strstr(out, "'alice' is taken") != NULL, "%s", out);
+		cr_assert_eq(ts_admin(&srv, out, sizeof(out), bad_nick), 1);
+		cr_assert(strstr(out, "the character ' ' at position 3 is not allowed") != NULL,
+		          "%s", out);
+		cr_assert_eq(ts_admin(&srv, out, sizeof(out), bad_pw), 1);
+		cr_assert(strstr(out, "at least 6") != NULL, "%s", out);
+		cr_assert_eq(ts_admin(&srv, out, sizeof(out), no_pw), 1);
+		cr_assert(strstr(out, "--password-file") != NULL, "%s", out);
+	}
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), list), 0, "%s", out);
+	cr_assert(strstr(out, "alice") != NULL && strstr(out, "must-change-password") != NULL,
+	          "%s", out);
+	cr_assert(strstr(out, "bob") == NULL, "%s", out);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), show), 0, "%s", out);
+	cr_assert(strstr(out, "C1=3 C2=7 C3=10000") != NULL, "%s", out);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), show_gone), 1);
+	cr_assert(strstr(out, "no account 'nobody'") != NULL, "%s", out);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), del), 0, "%s", out);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), list), 0, "%s", out);
+	cr_assert(strstr(out, "alice") == NULL, "%s", out);
+}
+
+Test(accounts, unknown_nickname_fails_exactly_like_a_wrong_password)
+{
+	ts_client c;
+	char out[8192];
+	const char *log[] = { "user", "log", "alice", NULL };
+
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start(&srv);
+	cr_assert_eq(ts_login(&c, srv.port, "alice", "wrong horse"), LS_ERR_AUTH_FAILED);
+	cr_assert_eq(c.reason, LS_HS_AUTH_FAILED);
+	ts_close(&c);
+	cr_assert_eq(ts_login(&c, srv.port, "mallory", "wrong horse"), LS_ERR_AUTH_FAILED);
+	cr_assert_eq(c.reason, LS_HS_AUTH_FAILED, "the client cannot tell the two apart: %s",
+	             ls_handshake_reason_string(c.reason));
+	ts_close(&c);
+	ts_login_ok(&c, srv.port, "alice", "correct horse");
+	cr_assert_eq(TS_CALL0(&c, LS_RPC_C_GetTokenInfo, NULL), CKR_OK);
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), log), 0, "%s", out);
+	cr_assert(strstr(out, "auth-failed") != NULL, "the wrong password is audited: %s", out);
+	cr_assert(strstr(out, "connect") != NULL && strstr(out, "from 127.0.0.1") != NULL, "%s",
+	          out);
+	cr_assert(strstr(out, "disconnect") != NULL, "%s", out);
+}
+
+Test(accounts, admin_works_while_the_server_runs)
+{
+	ts_client c;
+
+	ts_start(&srv);
+	cr_assert_neq(ts_login(&c, srv.port, "carol", "carol's password"), LS_OK);
+	ts_close(&c);
+	ts_add_user(&srv, "carol", "carol's password", true);
+	ts_login_ok(&c, srv.port, "carol", "carol's password");
+	cr_assert_eq(TS_CALL0(&c, LS_RPC_C_GetTokenInfo, NULL), CKR_OK);
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, counters_lock_the_account_until_unlocked)
+{
+	ts_client c;
+	char out[4096];
+	const char *show[] = { "user", "show", "alice", NULL };
+	const char *unlock[] = { "user", "unlock", "alice", NULL };
+	int i;
+
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start(&srv);
+	for (i = 0; i < 3; i++) { /* CLim1 = 3 consecutive failures */
+		cr_assert_eq(ts_login(&c, srv.port, "alice", "wrong"), LS_ERR_AUTH_FAILED);
+		ts_close(&c);
+	}
+	cr_assert_eq(ts_login(&c, srv.port, "alice", "correct horse"), LS_ERR_AUTH_FAILED,
+	             "locked: even the right password fails, and looks like a wrong one");
+	cr_assert_eq(c.reason, LS_HS_AUTH_FAILED);
+	ts_close(&c);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), show), 0, "%s", out);
+	cr_assert(strstr(out, "locked") != NULL, "%s", out);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), unlock), 0, "%s", out);
+	ts_login_ok(&c, srv.port, "alice", "correct horse");
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, a_source_that_fails_too_often_is_throttled)
+{
+	const char *extra[] = { "--throttle-failures", "3", "--throttle-window", "60", NULL };
+	ts_client c;
+	int i;
+
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start_args(&srv, extra);
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(ts_login(&c, srv.port, "nobody", "guess"), LS_ERR_AUTH_FAILED);
+		ts_close(&c);
+	}
+	cr_assert_neq(ts_login(&c, srv.port, "alice", "correct horse"), LS_OK);
+	cr_assert_eq(c.reason, LS_HS_PEER_BUSY, "refused before any SESPAKE: %s",
+	             ls_handshake_reason_string(c.reason));
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+static ls_sespake_verifier
+verifier_of(const char *pw)
+{
+	ls_sespake_verifier v;
+
+	cr_assert_eq(ls_sespake_verifier_make(LS_HANDSHAKE_DEFAULT_CURVE, LS_HANDSHAKE_DEFAULT_IND,
+	                                      NULL, 32, pw, strlen(pw), &v),
+	             LS_OK);
+	return v;
+}
+
+Test(accounts, must_change_password_allows_only_the_change)
+{
+	ls_sespake_verifier v = verifier_of("my own password");
+	ls_rpc_msg *m = NULL;
+	const ls_rpc_value *st;
+	ts_client c;
+
+	ts_add_user(&srv, "alice", "given by admin", false);
+	ts_start(&srv);
+	ts_login_ok(&c, srv.port, "alice", "given by admin");
+	cr_assert_eq(TS_CALL0(&c, LS_RPC_C_GetTokenInfo, NULL), CKR_PIN_EXPIRED);
+	cr_assert_eq(TS_CALL(&c, LS_RPC_C_OpenSession, NULL, LS_RPC_ULONG(CKF_SERIAL_SESSION)),
+	             CKR_PIN_EXPIRED);
+	cr_assert_eq(TS_CALL0(&c, LS_RPC_LeaseNew, NULL), CKR_PIN_EXPIRED);
+	cr_assert_eq(TS_CALL0(&c, LS_RPC_AccountStatus, &m), CKR_OK);
+	st = ls_rpc_msg_arg(m, 0, 'Z');
+	cr_assert_str_eq(st->status->nickname, "alice");
+	cr_assert(st->status->flags & LS_RPC_ACCOUNT_PASSWORD_MUST_CHANGE);
+	ls_rpc_msg_free(m);
+	cr_assert_eq(TS_CALL(&c, LS_RPC_AccountChangePassword, NULL, LS_RPC_VERIFIER(&v)), CKR_OK);
+	cr_assert_eq(TS_CALL0(&c, LS_RPC_C_GetTokenInfo, NULL), CKR_OK,
+	             "once changed, the same connection may do everything");
+	ts_close(&c);
+
+	cr_assert_eq(ts_login(&c, srv.port, "alice", "given by admin"), LS_ERR_AUTH_FAILED);
+	ts_close(&c);
+	ts_login_ok(&c, srv.port, "alice", "my own password");
+	cr_assert_eq(TS_CALL0(&c, LS_RPC_AccountStatus, &m), CKR_OK);
+	st = ls_rpc_msg_arg(m, 0, 'Z');
+	cr_assert_eq(st->status->flags & LS_RPC_ACCOUNT_PASSWORD_MUST_CHANGE, 0);
+	cr_assert_eq(st->status->connections, 1);
+	cr_assert_str_eq(st->status->last_login_from, "127.0.0.1");
+	ls_rpc_msg_free(m);
+	/* A broken verifier is refused and changes nothing. */
+	v.ind = 9;
+	cr_assert_eq(TS_CALL(&c, LS_RPC_AccountChangePassword, NULL, LS_RPC_VERIFIER(&v)),
+	             CKR_ARGUMENTS_BAD);
+	ts_close(&c);
+	ts_login_ok(&c, srv.port, "alice", "my own password");
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, registration_closed_by_default)
+{
+	ls_handshake_reason why;
+	ts_client c;
+
+	ts_start(&srv);
+	cr_assert_neq(ts_register(srv.port, "newbie", "newbie's password", NULL, &why), LS_OK);
+	cr_assert_eq(why, LS_HS_REGISTRATION_CLOSED, "%s", ls_handshake_reason_string(why));
+	cr_assert_neq(ts_login(&c, srv.port, "newbie", "newbie's password"), LS_OK);
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, registration_open)
+{
+	const char *extra[] = { "--registration", "open", NULL };
+	ls_handshake_reason why;
+	ts_client c;
+
+	ts_start_args(&srv, extra);
+	cr_assert_eq(ts_register(srv.port, "newbie", "newbie's password", NULL, &why), LS_OK,
+	             "%s", ls_handshake_reason_string(why));
+	cr_assert_neq(ts_register(srv.port, "newbie", "another password", NULL, &why), LS_OK);
+	cr_assert_eq(why, LS_HS_NICKNAME_TAKEN, "%s", ls_handshake_reason_string(why));
+	ts_login_ok(&c, srv.port, "newbie", "newbie's password");
+	cr_assert_eq(TS_CALL0(&c, LS_RPC_C_GetTokenInfo, NULL), CKR_OK,
+	             "a registered account is active at once");
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, registration_by_code)
+{
+	ls_handshake_reason why;
+	ts_client c;
+
+	ts_config(&srv, "registration = code\nregistration-code = let me in\n");
+	ts_start(&srv);
+	cr_assert_neq(ts_register(srv.port, "newbie", "newbie's password", NULL, &why), LS_OK);
+	cr_assert_eq(why, LS_HS_REGISTRATION_CODE, "%s", ls_handshake_reason_string(why));
+	cr_assert_neq(ts_register(srv.port, "newbie", "newbie's password", "let me", &why), LS_OK);
+	cr_assert_eq(why, LS_HS_REGISTRATION_CODE, "a prefix of the code is not the code");
+	cr_assert_eq(ts_register(srv.port, "newbie", "newbie's password", "let me in", &why), LS_OK,
+	             "%s", ls_handshake_reason_string(why));
+	ts_login_ok(&c, srv.port, "newbie", "newbie's password");
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, audit_log_over_the_channel_pages_forward)
+{
+	ls_rpc_msg *m = NULL;
+	const ls_rpc_value *e, *next, *more;
+	ts_client c, bad;
+	uint64_t seq = 0;
+	bool seen_created = false, seen_failure = false;
+	int pages = 0;
+
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start(&srv);
+	cr_assert_neq(ts_login(&bad, srv.port, "alice", "wrong"), LS_OK);
+	ts_close(&bad);
+	ts_login_ok(&c, srv.port, "alice", "correct horse");
+	do {
+		cr_assert_eq(TS_CALL(&c, LS_RPC_AccountReadLog, &m, LS_RPC_ULONG(seq), LS_RPC_ULONG(1)),
+		             CKR_OK);
+		e = ls_rpc_msg_arg(m, 0, 'E');
+		next = ls_rpc_msg_arg(m, 1, 'u');
+		more = ls_rpc_msg_arg(m, 2, 'b');
+		cr_assert_leq(e->log.n, 1);
+		if (e->log.n == 1) {
+			cr_assert_geq(e->log.v[0].seq, seq);
+			if (e->log.v[0].event == 1) /* created */
+				seen_created = true;
+			if (e->log.v[0].event == 4) { /* auth-failed */
+				seen_failure = true;
+				cr_assert(strstr(e->log.v[0].text, "from 127.0.0.1") != NULL, "%s",
+				          e->log.v[0].text);
+			}
+			cr_assert_gt(e->log.v[0].time, 0);
+		}
+		seq = next->ul;
+		pages++;
+		bool go_on = more->b;
+		ls_rpc_msg_free(m);
+		if (!go_on)
+			break;
+	} while (pages < 50);
+	cr_assert_geq(pages, 3, "created, auth-failed, connect: one page each");
+	cr_assert(seen_created && seen_failure);
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
