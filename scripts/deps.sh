@@ -2,9 +2,11 @@
 # missing, with one `apt-get update` first.  Root uses apt-get directly, others go through sudo.
 
 # Build and run time.
-LS11_PKGS_BUILD="gcc pkg-config meson ninja-build libssl-dev openssl libengine-gost-openssl libsqlite3-dev libp11-kit-dev libevent-dev"
+LS11_PKGS_BUILD="gcc pkg-config meson ninja-build libssl-dev openssl libengine-gost-openssl libsqlite3-dev libp11-kit-dev libevent-dev libsecret-1-dev"
+# What ./run.sh shows a user with (pkcs11-tool, PyKCS11 for the public-key export).
+LS11_PKGS_RUN="opensc python3-pykcs11"
 # Tests, sanitizers and the fuzz build.
-LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11"
+LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11 gnome-keyring libsecret-tools dbus"
 
 ls11_missing_packages() {
     local p missing=""
