@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# LS11CLOUD: install what is missing, build, and show the system working.
+# LS11CLOUD: install what is missing, build, and walk a new user through the system.
 #
-# The cloud server, the client module and the registration tools are still being built (see
-# docs/status.md).  Until they exist this runs the crypto core's self-check walkthrough: every
-# GOST primitive against its published known answer, then a SESPAKE exchange between a client
-# and a server that holds only a verifier, then a secure-channel round trip keyed by it.
+#   ./run.sh
+#
+# 1. ls11cloud-selfcheck: every GOST primitive against its published known answer, a SESPAKE
+#    exchange and a secure-channel round trip;
+# 2. scripts/walkthrough.sh: a local cloud (ls11cloudd on 127.0.0.1, SQLite store), an account,
+#    its token initialised through the client module libls11cloud.so with pkcs11-tool, a GOST key
+#    pair generated in the cloud and a signature checked by OpenSSL.
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
 
-ls11_ensure_packages $LS11_PKGS_BUILD
+ls11_ensure_packages $LS11_PKGS_BUILD $LS11_PKGS_RUN
 ls11_meson_setup build -Dtests=auto
 ninja -C build
 
-exec ./build/tools/ls11cloud-selfcheck "$@"
+./build/tools/ls11cloud-selfcheck
+exec scripts/walkthrough.sh build

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The command-line walkthrough ./run.sh shows a new user: a local LS11CLOUD cloud on 127.0.0.1
+# with a SQLite store, an account in it, the account's token initialised through the client
+# module libls11cloud.so, a GOST key pair generated on the token, a signature made there and
+# checked by OpenSSL with the gost engine.  Private keys never leave the server.
+#
+#   scripts/walkthrough.sh [BUILD_DIR]
+#
+# Everything lives in a fresh directory under run-state/ ($LS11_RUN_DIR if set), printed at the
+# start.  With a
+# terminal on standard input the cloud keeps running at the end until Enter is pressed, so you
+# can try pkcs11-tool yourself; without one it stops at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+root=$PWD
+case $build in /*) ;; *) build=$root/$build ;; esac
+
+server=$build/server/ls11cloudd
+admin=$build/tools/ls11cloud-admin
+module=$build/pkcs11/libls11cloud.so
+for f in "$server" "$admin" "$module"; do
+    [ -e "$f" ] || { echo "walkthrough: $f is missing: build first (ninja -C $build)" >&2; exit 1; }
+done
+
+base=${LS11_RUN_DIR:-$root/run-state}
+mkdir -p "$base"
+dir=$(mktemp -d "$base/cloud-XXXXXX")
+chmod 700 "$dir"
+export LS11CLOUD_CONFIG_DIR=$dir/client
+mkdir -p "$dir/server" "$LS11CLOUD_CONFIG_DIR/accounts"
+nick=demo
+password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-14)
+so_pin=87654321
+new_so_pin=11223344
+user_pin=24682468
+export OPENSSL_CONF=$root/tests/data/gost-engine.cnf
+
+step=0
+say() {
+    step=$((step + 1))
+    printf '\n\033[1m== %d. %s\033[0m\n' "$step" "$*"
+}
+run() {
+    printf '$ %s\n' "$*" >&2
+    "$@"
+}
+p11() {
+    run pkcs11-tool --module "$module" "$@"
+}
+
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid"
+        wait "$server_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+
+echo "LS11CLOUD walkthrough; everything lives in $dir"
+
+say "Start the cloud server ls11cloudd on 127.0.0.1 (SQLite store in $dir/server)"
+coproc SERVER { exec "$server" --listen 127.0.0.1:0 --state-dir "$dir/server" 2>"$dir/server.log"; }
+server_pid=$SERVER_PID
+port=
+while IFS= read -r -t 30 line <&"${SERVER[0]}"; do
+    echo "ls11cloudd: $line"
+    if [[ $line =~ listening\ on\ .*:([0-9]+) ]]; then
+        port=${BASH_REMATCH[1]}
+        break
+    fi
+done
+[ -n "$port" ] || { echo "walkthrough: the server did not start; its log:" >&2; cat "$dir/server.log" >&2; exit 1; }
+
+say "Create the account '$nick' on the server (the operator's tool; only a SESPAKE verifier is stored)"
+umask 077
+printf '%s\n' "$password" >"$dir/admin-password"
+run "$admin" --state-dir "$dir/server" user add "$nick" --password-file "$dir/admin-password" --active
+rm -f "$dir/admin-password"
+
+say "Tell the client module about the account (host, port, nickname; the password in a 0600 file)"
+cat >"$LS11CLOUD_CONFIG_DIR/accounts/$nick.conf" <<EOF
+number = 1
+host = 127.0.0.1
+port = $port
+nickname = $nick
+password-store = file
+EOF
+printf '%s\n' "$password" >"$LS11CLOUD_CONFIG_DIR/accounts/$nick.password"
+run cat "$LS11CLOUD_CONFIG_DIR/accounts/$nick.conf"
+
+say "The module shows one slot per account; the token lives in the cloud"
+p11 --list-slots
+
+say "Initialise the token with the default SO PIN $so_pin (the seed article's), then set the user PIN"
+p11 --init-token --so-pin "$so_pin" --label "$nick token"
+p11 --init-pin --so-pin "$so_pin" --pin "$user_pin"
+
+say "Change the SO PIN: a fresh token's default SO PIN must be changed"
+p11 --login --login-type so --so-pin "$so_pin" --change-pin --new-pin "$new_so_pin"
+
+say "Generate a GOST R 34.10-2012 key pair (tc26 256-bit set A) on the token"
+p11 --login --pin "$user_pin" --keypairgen --key-type GOSTR3410-2012-256:A --id 01 --label signing-key
+
+say "Sign a document on the token (Streebog-256 hash and GOST R 34.10-2012 signature)"
+printf 'LS11CLOUD walkthrough document\n' >"$dir/document.txt"
+p11 --login --pin "$user_pin" --sign --id 01 -m GOSTR3410-WITH-GOSTR3411-12-256 \
+    --input-file "$dir/document.txt" --output-file "$dir/document.sig"
+run od -An -tx1 -v "$dir/document.sig"
+
+say "Check the signature with OpenSSL and the gost engine, against the token's public key"
+run /usr/bin/python3 tests/module/gost-spki.py "$module" 01 "$user_pin" >"$dir/key.der"
+run openssl pkey -pubin -inform DER -in "$dir/key.der" -out "$dir/key.pem"
+run openssl dgst -md_gost12_256 -verify "$dir/key.pem" -signature "$dir/document.sig" "$dir/document.txt"
+
+say "The private key is marked sensitive and never leaves the server"
+p11 --login --pin "$user_pin" --list-objects --type privkey
+
+echo
+echo "Done.  The cloud runs at 127.0.0.1:$port; its state is in $dir."
+if [ -t 0 ]; then
+    echo "Try it:  LS11CLOUD_CONFIG_DIR=$LS11CLOUD_CONFIG_DIR pkcs11-tool --module $module -O -l"
+    read -r -p "Press Enter to stop the cloud... " _ || true
+fi
