@@ -20,9 +20,13 @@
 # (no reversal).  The digest given to the raw mechanisms is the byte string Streebog outputs,
 # as `openssl dgst -binary` writes it (gost-pkcs11.md 1.3).
 #
+# The same script checks the cloud module libls11cloud.so when it runs under
+# tests/cloud/cloudenv.py (LS11CLOUD_CONFIG_DIR set): the token is then on a real ls11cloudd, and
+# only the slot line and the interfaces differ.
+#
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -u
-module=${1:?usage: test-pkcs11-tool.sh MODULE}
+module=${1:?usage: [cloudenv.py --] test-pkcs11-tool.sh MODULE}
 here=$(cd "$(dirname "$0")" && pwd)
 conf=${OPENSSL_CONF:-$here/../data/gost-engine.cnf}
 export OPENSSL_CONF=$conf
@@ -30,8 +34,19 @@ export OPENSSL_CONF=$conf
 passed=0
 failed=0
 tmp=$(mktemp -d /tmp/ls11-pkcs11-tool-XXXXXX)
-export LS11TOKEN_DB=$tmp/token.db
-unset LS11TOKEN_CONF
+if [ -n "${LS11CLOUD_CONFIG_DIR:-}" ]; then
+    name=cloud/pkcs11-tool
+    slot_desc="the account's slot (its stable number 10)"
+    slot_line='Slot 0 (0xa): LS11CLOUD alice@127.0.0.1'
+    vendor_interface=yes
+else
+    name=module/pkcs11-tool
+    slot_desc="the one slot"
+    slot_line='Slot 0 (0x1)'
+    vendor_interface=
+    export LS11TOKEN_DB=$tmp/token.db
+    unset LS11TOKEN_CONF
+fi
 
 ok() {
     echo "ok   $1"
@@ -73,7 +88,7 @@ finish() {
     else
         echo "(files kept in $tmp)"
     fi
-    echo "module/pkcs11-tool: $passed passed, $failed failed"
+    echo "$name: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     exit $?
 }
@@ -99,7 +114,7 @@ NEW_PIN=654321
 # ---------------------------------------------------------------------------------------------
 
 check "--show-info names LS11CLOUD" bash -c "pkcs11-tool --module '$module' --show-info | grep -q LS11CLOUD"
-check "--list-slots shows the one slot" bash -c "pkcs11-tool --module '$module' --list-slots | grep -q 'Slot 0 (0x1)'"
+check "--list-slots shows $slot_desc" bash -c "pkcs11-tool --module '$module' --list-slots | grep -qF '$slot_line'"
 check "--list-mechanisms lists GOST key generation" \
     bash -c "pkcs11-tool --module '$module' --list-mechanisms | grep -q GOSTR3410-KEY-PAIR-GEN"
 check "--list-mechanisms lists the 512-bit GOST signature" \
@@ -127,9 +142,10 @@ check_not "the old SO PIN is refused" \
     p11 --login --login-type so --so-pin "$SO_PIN" --session-rw --list-objects
 check "the new SO PIN works" \
     p11 --login --login-type so --so-pin "$NEW_SO_PIN" --session-rw --list-objects
-check "--list-interfaces: PKCS 11 3.0 and 2.40, not fork-safe" bash -c "
+check "--list-interfaces: PKCS 11 3.0 and 2.40${vendor_interface:+, the vendor one}, not fork-safe" bash -c "
     out=\$(pkcs11-tool --module '$module' --list-interfaces) &&
     echo \"\$out\" | grep -q 'version: 3.0' && echo \"\$out\" | grep -q 'version: 2.40' &&
+    { [ -z '$vendor_interface' ] || echo \"\$out\" | grep -q 'Vendor LS11CLOUD'; } &&
     ! echo \"\$out\" | grep -q 'flags=0x1'"
 check "--test-fork: the child of a fork calls C_Initialize" p11 --test-fork
 check "--use-locking --test-threads: C_Initialize, C_GetInfo, C_GetSlotList on three threads" \
