@@ -6,9 +6,12 @@
  * at most LS_HANDSHAKE_MAX_MESSAGE bytes each, strictly one at a time (reading pauses while a
  * step runs, so a client that does not wait for the answer gains nothing).  CHANNEL: records
  * of core/channel.h carrying RPC messages (core/rpc.h), up to max-frame bytes; requests may
- * be pipelined, and are answered in order, one at a time per connection; the ones that arrive
- * while max-inflight are waiting are answered with CKR_DEVICE_MEMORY without being run, and
- * reading pauses at twice that many.
+ * be pipelined.  One job at a time opens the records that arrived (the receiving direction of
+ * the channel); the requests then run concurrently on the workers, ordered per session with
+ * "barrier" calls alone (docs/server.md, "Concurrent requests"), and the loop thread seals each
+ * answer as it completes (the sending direction).  The ones that arrive while max-inflight are
+ * waiting are answered with CKR_DEVICE_MEMORY without being run, and reading pauses at twice
+ * that many.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -36,6 +39,9 @@
 static void conn_pump(lsd_conn *c);
 static void conn_schedule(lsd_conn *c);
 static void conn_drop(lsd_conn *c, const char *why);
+static bool conn_run_reqs(lsd_conn *c);
+static void conn_progress(lsd_conn *c);
+static bool conn_start_req(lsd_conn *c, lsd_req *q);
 
 static void
 frame_free(lsd_frame *f)
@@ -116,23 +122,6 @@ out_frame(lsd_conn *c, const ls_buf *payload)
 	}
 }
 
-static int
-out_record(lsd_conn *c, ls_record_type type, const ls_buf *plain)
-{
-	int r;
-
-	ls_buf_reset(&c->sealed);
-	r = ls_channel_seal(c->ch, type, type == LS_RECORD_DATA ? ls_buf_data(plain) : NULL,
-	                    type == LS_RECORD_DATA ? ls_buf_len(plain) : 0, &c->sealed);
-	if (r != LS_OK) {
-		ls_error("%s: cannot seal a record: %s", c->peer, ls_strerror(r));
-		c->job_close = true;
-		return r;
-	}
-	out_frame(c, &c->sealed);
-	return LS_OK;
-}
-
 static bool
 is_login_failure(ls_handshake_reason reason)
 {
@@ -192,51 +181,107 @@ job_handshake(lsd_conn *c)
 }
 
 static void
-job_channel(lsd_conn *c)
+req_free(lsd_req *q)
 {
-	lsd_frame *f = c->job_frame;
-	ls_record_type type = LS_RECORD_DATA;
-	bool close_after = false;
-	int r;
-
-	ls_buf_reset(&c->plain);
-	r = ls_channel_open(c->ch, f->data, f->len, &c->plain, &type);
-	if (r != LS_OK) {
-		ls_warning("%s: record refused, closing: %s", c->peer,
-		           ls_channel_fault_string(ls_channel_get_fault(c->ch)));
-		c->job_close = true;
+	if (q == NULL)
 		return;
-	}
-	if (type == LS_RECORD_CLOSE) {
-		ls_info("%s: the client closed the channel", c->peer);
-		out_record(c, LS_RECORD_CLOSE, NULL);
-		c->job_close = true;
-		return;
-	}
-	ls_buf_reset(&c->resp);
-	if (f->over_limit) {
-		uint16_t call = 0;
-		uint64_t id = 0;
+	ls_buf_clear(&q->plain); /* ls_buf_clear wipes */
+	ls_buf_clear(&q->resp);
+	free(q);
+}
 
-		if (ls_buf_get_u16(&c->plain, &call) != LS_OK ||
-		    ls_buf_get_u64(&c->plain, &id) != LS_OK) {
-			ls_warning("%s: a request too short for its header: closing", c->peer);
+static void
+req_free_list(lsd_req *q)
+{
+	lsd_req *next;
+
+	for (; q != NULL; q = next) {
+		next = q->next;
+		req_free(q);
+	}
+}
+
+/* Opens the frames of c->job_frame in order into requests (c->job_reqs). */
+static void
+job_open(lsd_conn *c)
+{
+	lsd_req *head = NULL, **tail = &head;
+	lsd_frame *f;
+
+	while ((f = c->job_frame) != NULL) {
+		ls_record_type type = LS_RECORD_DATA;
+		bool over = f->over_limit;
+		lsd_req *q;
+		int r;
+
+		c->job_frame = f->next;
+		if (c->job_close || (q = calloc(1, sizeof(*q))) == NULL) {
+			if (!c->job_close)
+				ls_error("%s: out of memory for a request, closing", c->peer);
 			c->job_close = true;
-			return;
+			frame_free(f);
+			continue;
 		}
-		ls_warning("%s: %s refused: more than %u requests in flight on this connection",
-		           c->peer, ls_rpc_call_name(call), c->srv->cfg->max_inflight);
-		ls_rpc_response_encode_error(&c->resp, id, CKR_DEVICE_MEMORY);
-	} else {
-		lsd_dispatch(c, &c->plain, &c->resp, &close_after);
+		q->c = c;
+		ls_buf_init(&q->plain, LS_CHANNEL_MAX_PLAINTEXT);
+		ls_buf_init(&q->resp, LS_RPC_MAX_MESSAGE);
+		r = ls_channel_open(c->ch, f->data, f->len, &q->plain, &type);
+		frame_free(f);
+		if (r != LS_OK) {
+			ls_warning("%s: record refused, closing: %s", c->peer,
+			           ls_channel_fault_string(ls_channel_get_fault(c->ch)));
+			c->job_close = true;
+			req_free(q);
+			continue;
+		}
+		if (type == LS_RECORD_CLOSE) {
+			ls_info("%s: the client closed the channel", c->peer);
+			c->job_close = true;
+			c->job_close_record = true;
+			req_free(q);
+			continue;
+		}
+		if (over) {
+			ls_buf head_view;
+			uint16_t call = 0;
+			uint64_t id = 0;
+
+			ls_buf_init_view(&head_view, ls_buf_cursor(&q->plain),
+			                 ls_buf_remaining(&q->plain));
+			if (ls_buf_get_u16(&head_view, &call) != LS_OK ||
+			    ls_buf_get_u64(&head_view, &id) != LS_OK) {
+				ls_warning("%s: a request too short for its header: closing", c->peer);
+				c->job_close = true;
+				req_free(q);
+				continue;
+			}
+			ls_warning("%s: %s refused: more than %u requests in flight on this "
+			           "connection",
+			           c->peer, ls_rpc_call_name(call), c->srv->cfg->max_inflight);
+			ls_rpc_response_encode_error(&q->resp, id, CKR_DEVICE_MEMORY);
+			q->kind = LSD_REQ_ANSWERED;
+		} else {
+			q->kind = lsd_req_classify(&q->plain, &q->session);
+		}
+		*tail = q;
+		tail = &q->next;
 	}
-	c->requests++;
-	if (ls_buf_len(&c->resp) > 0 && out_record(c, LS_RECORD_DATA, &c->resp) != LS_OK)
-		return;
-	if (close_after) {
-		out_record(c, LS_RECORD_CLOSE, NULL);
-		c->job_close = true;
-	}
+	c->job_reqs = head;
+}
+
+/* One request, concurrently with the others of its connection that conn_run_reqs() let go. */
+static void
+req_work(void *arg)
+{
+	lsd_req *q = arg;
+	lsd_conn *c = q->c;
+	unsigned now = atomic_fetch_add(&c->exec_now, 1) + 1;
+	unsigned max = atomic_load(&c->exec_max);
+
+	while (now > max && !atomic_compare_exchange_weak(&c->exec_max, &max, now))
+		;
+	lsd_dispatch(c, &q->plain, &q->resp, &q->close_after);
+	atomic_fetch_sub(&c->exec_now, 1);
 }
 
 static void
@@ -257,13 +302,14 @@ conn_work(void *arg)
 	c->job_auth_failed = false;
 	c->job_hs_success = false;
 	c->job_audit_failure = NULL;
-	if (c->state == LSD_CONN_HANDSHAKE)
+	c->job_close_record = false;
+	if (c->state == LSD_CONN_HANDSHAKE) {
 		job_handshake(c);
-	else
-		job_channel(c);
-	scratch_done(&c->plain);
-	scratch_done(&c->resp);
-	scratch_done(&c->sealed);
+		scratch_done(&c->resp);
+	} else {
+		/* c->sealed and c->job_out belong to the loop thread in the channel state. */
+		job_open(c);
+	}
 }
 
 typedef struct {
@@ -320,6 +366,8 @@ conn_finish_work(void *arg)
 	ls_buf_clear(&c->resp);
 	ls_buf_clear(&c->sealed);
 	ls_buf_clear(&c->job_out);
+	req_free_list(c->job_reqs);
+	c->job_reqs = NULL;
 }
 
 static void
@@ -342,6 +390,41 @@ conn_release(lsd_conn *c)
 	if (lsd_pool_submit(c->srv->pool, conn_finish_work, conn_finish_done, c) != LS_OK) {
 		conn_finish_work(c);
 		conn_finish_done(c);
+	}
+}
+
+/* Frees the requests that wait (not running); the running ones stay in the list. */
+static void
+reqs_drop_waiting(lsd_conn *c)
+{
+	lsd_req **pp = &c->reqs, *q;
+
+	c->reqs_tail = NULL;
+	while ((q = *pp) != NULL) {
+		if (q->running) {
+			c->reqs_tail = q;
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		c->n_queued--;
+		req_free(q);
+	}
+}
+
+static void
+reqs_remove(lsd_conn *c, lsd_req *q)
+{
+	lsd_req **pp, *prev = NULL;
+
+	for (pp = &c->reqs; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+		if (*pp == q) {
+			*pp = q->next;
+			if (c->reqs_tail == q)
+				c->reqs_tail = prev;
+			q->next = NULL;
+			return;
+		}
 	}
 }
 
@@ -376,7 +459,13 @@ conn_drop(lsd_conn *c, const char *why)
 		frame_free(f);
 	}
 	c->q_tail = NULL;
-	if (!c->busy)
+	reqs_drop_waiting(c);
+	if (c->requests > 0)
+		ls_info("%s: %llu requests answered, at most %u handed to the workers and %u "
+		        "running at once",
+		        c->peer, (unsigned long long)c->requests, c->running_max,
+		        atomic_load(&c->exec_max));
+	if (!c->busy && c->running == 0)
 		conn_release(c);
 }
 
@@ -389,12 +478,165 @@ conn_close_soon(lsd_conn *c)
 		conn_drop(c, "done");
 }
 
+/* Seals @plain (a DATA record; NULL for a CLOSE record) and queues it (loop thread: the
+ * only sealer of the connection in the channel state). */
+static int
+send_record(lsd_conn *c, ls_record_type type, const ls_buf *plain)
+{
+	int r;
+
+	ls_buf_reset(&c->sealed);
+	ls_buf_reset(&c->job_out);
+	r = ls_channel_seal(c->ch, type, plain != NULL ? ls_buf_data(plain) : NULL,
+	                    plain != NULL ? ls_buf_len(plain) : 0, &c->sealed);
+	if (r != LS_OK) {
+		ls_error("%s: cannot seal a record: %s", c->peer, ls_strerror(r));
+		return r;
+	}
+	if ((r = ls_frame_encode(&c->job_out, ls_buf_data(&c->sealed), ls_buf_len(&c->sealed),
+	                         LS_FRAME_DEFAULT_MAX)) != LS_OK) {
+		ls_error("%s: cannot queue %zu bytes of output", c->peer, ls_buf_len(&c->sealed));
+		return r;
+	}
+	if (bufferevent_write(c->bev, ls_buf_data(&c->job_out), ls_buf_len(&c->job_out)) != 0)
+		return LS_ERR_NOMEM;
+	scratch_done(&c->job_out);
+	scratch_done(&c->sealed);
+	return LS_OK;
+}
+
+/* No more requests are taken; the ones opened are answered, then a close record goes. */
+static void
+conn_close_pending(lsd_conn *c)
+{
+	lsd_frame *f;
+
+	c->close_pending = true;
+	c->paused = true;
+	bufferevent_disable(c->bev, EV_READ);
+	while ((f = c->q_head) != NULL) {
+		c->q_head = f->next;
+		frame_free(f);
+		c->n_queued--;
+	}
+	c->q_tail = NULL;
+}
+
+/* After a job of the channel state: close, resume reading, start more. */
+static void
+conn_progress(lsd_conn *c)
+{
+	lsd_server *srv = c->srv;
+
+	if (c->close_pending) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) <= LSD_OUTPUT_HIGH &&
+		    !conn_run_reqs(c))
+			return;
+		if (c->reqs != NULL || c->busy)
+			return;
+		if (send_record(c, LS_RECORD_CLOSE, NULL) != LS_OK) {
+			conn_drop(c, "cannot send the close record");
+			return;
+		}
+		conn_close_soon(c);
+		return;
+	}
+	if (c->paused && c->n_queued < 2 * srv->cfg->max_inflight) {
+		c->paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+	}
+	conn_pump(c);
+}
+
+static void
+req_done(void *arg)
+{
+	lsd_req *q = arg;
+	lsd_conn *c = q->c;
+
+	q->running = false;
+	c->running--;
+	c->n_queued--;
+	reqs_remove(c, q);
+	if (c->dead) {
+		req_free(q);
+		if (!c->busy && c->running == 0)
+			conn_release(c);
+		return;
+	}
+	if (c->closing) { /* closing already (a bad record): nothing more goes out */
+		req_free(q);
+		return;
+	}
+	c->requests++;
+	c->deadline = c->srv->cfg->idle_timeout != 0
+	                      ? lsd_now_ms() + (int64_t)c->srv->cfg->idle_timeout * 1000
+	                      : 0;
+	if (ls_buf_len(&q->resp) > 0 && send_record(c, LS_RECORD_DATA, &q->resp) != LS_OK) {
+		req_free(q);
+		conn_drop(c, "cannot send an answer");
+		return;
+	}
+	if (q->close_after) {
+		reqs_drop_waiting(c);
+		conn_close_pending(c);
+	}
+	req_free(q);
+	conn_progress(c);
+}
+
+/* The end of the job that opened records. */
+static void
+conn_open_done(lsd_conn *c)
+{
+	lsd_req *reqs = c->job_reqs, *q;
+
+	c->busy = false;
+	c->job_reqs = NULL;
+	for (q = reqs; q != NULL; q = q->next)
+		c->job_nframes--;
+	c->n_queued -= c->job_nframes; /* frames that made no request */
+	c->job_nframes = 0;
+	if (c->dead) {
+		req_free_list(reqs);
+		if (c->running == 0)
+			conn_release(c);
+		return;
+	}
+	if (c->closing || (c->job_close && !c->job_close_record)) {
+		while ((q = reqs) != NULL) {
+			reqs = q->next;
+			c->n_queued--;
+			req_free(q);
+		}
+		if (!c->closing)
+			conn_close_soon(c);
+		return;
+	}
+	while ((q = reqs) != NULL) {
+		reqs = q->next;
+		q->next = NULL;
+		if (c->reqs_tail != NULL)
+			c->reqs_tail->next = q;
+		else
+			c->reqs = q;
+		c->reqs_tail = q;
+	}
+	if (c->job_close_record)
+		conn_close_pending(c);
+	conn_progress(c);
+}
+
 static void
 conn_done(void *arg)
 {
 	lsd_conn *c = arg;
 	lsd_server *srv = c->srv;
 
+	if (c->state == LSD_CONN_CHANNEL) {
+		conn_open_done(c);
+		return;
+	}
 	c->busy = false;
 	frame_free(c->job_frame);
 	c->job_frame = NULL;
@@ -452,10 +694,85 @@ conn_done(void *arg)
 	conn_pump(c);
 }
 
+/* Starts the requests that may run now (docs/server.md, "Concurrent requests").  False when
+ * the connection was dropped (it may be gone). */
+static bool
+conn_run_reqs(lsd_conn *c)
+{
+	lsd_req *q, *p;
+
+	/* Refusals go out in their turn, once everything earlier is answered. */
+	while ((q = c->reqs) != NULL && q->kind == LSD_REQ_ANSWERED) {
+		c->reqs = q->next;
+		if (c->reqs == NULL)
+			c->reqs_tail = NULL;
+		c->n_queued--;
+		c->requests++;
+		if (send_record(c, LS_RECORD_DATA, &q->resp) != LS_OK) {
+			req_free(q);
+			conn_drop(c, "cannot send an answer");
+			return false;
+		}
+		req_free(q);
+	}
+	for (q = c->reqs; q != NULL; q = q->next) {
+		if (q->kind == LSD_REQ_ANSWERED)
+			continue;
+		if (q->kind == LSD_REQ_BARRIER) {
+			/* Alone: once everything earlier is answered; nothing later passes it. */
+			if (q == c->reqs && !q->running)
+				break;
+			return true;
+		}
+		if (q->running)
+			continue;
+		for (p = c->reqs; p != q; p = p->next) {
+			if (p->kind == LSD_REQ_SESSION && p->session == q->session)
+				break;
+		}
+		if (p != q)
+			continue; /* an earlier request of its session is not answered yet */
+		if (!conn_start_req(c, q))
+			return false;
+	}
+	if (q != NULL && !conn_start_req(c, q)) /* the barrier at the head */
+		return false;
+	return true;
+}
+
 static void
 conn_schedule(lsd_conn *c)
 {
-	if (c->busy || c->dead || c->q_head == NULL)
+	if (c->dead || c->closing)
+		return;
+	if (c->state == LSD_CONN_CHANNEL) {
+		lsd_frame *f;
+
+		/* A client that does not read its answers gets no more until it does. */
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > LSD_OUTPUT_HIGH)
+			return;
+		if (!conn_run_reqs(c))
+			return;
+		if (c->busy || c->q_head == NULL || c->close_pending)
+			return;
+		/* Everything received goes to one job that opens it in order. */
+		c->job_frame = c->q_head;
+		c->job_nframes = 0;
+		for (f = c->q_head; f != NULL; f = f->next)
+			c->job_nframes++;
+		c->q_head = c->q_tail = NULL;
+		c->busy = true;
+		if (lsd_pool_submit(c->srv->pool, conn_work, conn_done, c) != LS_OK) {
+			c->busy = false;
+			while ((f = c->job_frame) != NULL) {
+				c->job_frame = f->next;
+				frame_free(f);
+			}
+			conn_drop(c, "the server is stopping");
+		}
+		return;
+	}
+	if (c->busy || c->q_head == NULL)
 		return;
 	/* A client that does not read its answers gets no more until it does. */
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > LSD_OUTPUT_HIGH)
@@ -472,6 +789,21 @@ conn_schedule(lsd_conn *c)
 		c->job_frame = NULL;
 		conn_drop(c, "the server is stopping");
 	}
+}
+
+static bool
+conn_start_req(lsd_conn *c, lsd_req *q)
+{
+	q->running = true;
+	if (++c->running > c->running_max)
+		c->running_max = c->running;
+	if (lsd_pool_submit(c->srv->pool, req_work, req_done, q) != LS_OK) {
+		q->running = false;
+		c->running--;
+		conn_drop(c, "the server is stopping");
+		return false;
+	}
+	return true;
 }
 
 static const char *
@@ -561,7 +893,10 @@ on_write(struct bufferevent *bev, void *arg)
 		conn_drop(c, "done");
 		return;
 	}
-	conn_schedule(c);
+	if (c->state == LSD_CONN_CHANNEL && !c->dead)
+		conn_progress(c);
+	else
+		conn_schedule(c);
 }
 
 static void
@@ -665,7 +1000,7 @@ lsd_conn_sweep(lsd_server *srv)
 
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->busy || c->deadline == 0 || now < c->deadline)
+		if (c->busy || c->running > 0 || c->deadline == 0 || now < c->deadline)
 			continue;
 		if (c->state == LSD_CONN_HANDSHAKE) {
 			ls_warning("%s: the handshake took longer than %u s", c->peer,

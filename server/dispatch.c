@@ -39,6 +39,7 @@ typedef struct {
 	size_t nout;
 	bool bad;         /* an item was not what the table says: a bug */
 	bool close_after;
+	uint64_t signatures; /* made by this request (added to the application's count) */
 	/* Storage for the values of the response. */
 	CK_TOKEN_INFO token_info;
 	CK_SESSION_INFO session_info;
@@ -138,7 +139,7 @@ static void
 count_signature(req *r, CK_RV rv, const ls_rpc_value *o)
 {
 	if (rv == CKR_OK && o->out.buf != NULL)
-		r->app->signatures++;
+		r->signatures++;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -860,6 +861,70 @@ replay_record(lsd_app *app, uint64_t id, const ls_buf *resp)
 	app->replay_next = (app->replay_next + 1) % LSD_REPLAY_SLOTS;
 }
 
+static bool
+inprog_has(const lsd_app *app, uint64_t id)
+{
+	const lsd_inprog *p;
+
+	for (p = app->inprog; p != NULL; p = p->next) {
+		if (p->id == id)
+			return true;
+	}
+	return false;
+}
+
+static void
+inprog_remove(lsd_app *app, lsd_inprog *me)
+{
+	lsd_inprog **pp;
+
+	for (pp = &app->inprog; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == me) {
+			*pp = me->next;
+			break;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Ordering (docs/server.md, "Concurrent requests")
+ * ------------------------------------------------------------------------------------------- */
+
+bool
+lsd_call_is_barrier(const ls_rpc_call *call)
+{
+	if ((call->flags & LS_RPC_F_ACCOUNT) != 0 || call->request[0] != 'h')
+		return true; /* account operations, leases, session-less calls */
+	switch (call->id) {
+	case LS_RPC_C_CloseSession:
+	case LS_RPC_C_Login:
+	case LS_RPC_C_LoginUser:
+	case LS_RPC_C_Logout:
+	case LS_RPC_C_InitPIN:
+	case LS_RPC_C_SetPIN:
+		return true; /* they change the application's login state or its sessions */
+	default:
+		return false;
+	}
+}
+
+lsd_req_kind
+lsd_req_classify(const ls_buf *plain, uint64_t *session)
+{
+	const ls_rpc_call *call;
+	ls_buf head;
+	uint16_t call_id = 0;
+	uint64_t id = 0, h = 0;
+
+	ls_buf_init_view(&head, ls_buf_cursor(plain), ls_buf_remaining(plain));
+	if (ls_buf_get_u16(&head, &call_id) != LS_OK || ls_buf_get_u64(&head, &id) != LS_OK ||
+	    (call = ls_rpc_call_find(call_id)) == NULL || lsd_call_is_barrier(call) ||
+	    ls_buf_get_u64(&head, &h) != LS_OK)
+		return LSD_REQ_BARRIER;
+	*session = h;
+	return LSD_REQ_SESSION;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The entry point
  * ------------------------------------------------------------------------------------------- */
@@ -879,6 +944,8 @@ lsd_dispatch(lsd_conn *c, ls_buf *plain, ls_buf *resp, bool *close_after)
 	uint16_t call_id = 0;
 	uint64_t id = 0;
 	const lsd_replay *rec;
+	lsd_inprog running = { 0 };
+	bool barrier;
 	CK_RV rv;
 	int e;
 
@@ -928,7 +995,16 @@ lsd_dispatch(lsd_conn *c, ls_buf *plain, ls_buf *resp, bool *close_after)
 		*close_after = true;
 		goto out;
 	}
+	barrier = lsd_call_is_barrier(r.call);
+	if (barrier)
+		pthread_rwlock_wrlock(&r.app->exec);
+	else
+		pthread_rwlock_rdlock(&r.app->exec);
 	pthread_mutex_lock(&r.app->lock);
+	/* The same id still running (sent again after a drop while the old connection's job
+	 * runs): wait for it, then answer from the record below. */
+	while (replayable(r.call) && inprog_has(r.app, id))
+		pthread_cond_wait(&r.app->idle, &r.app->lock);
 	r.tapp = r.app->tapp;
 	if (replayable(r.call) && (rec = replay_find(r.app, id)) != NULL) {
 		ls_info("%s: %s request %llu answered again from the record (not run twice)",
@@ -954,6 +1030,14 @@ lsd_dispatch(lsd_conn *c, ls_buf *plain, ls_buf *resp, bool *close_after)
 		answer_error(resp, id, CKR_DEVICE_REMOVED);
 		goto unlock;
 	}
+	if (replayable(r.call)) {
+		running.id = id;
+		running.next = r.app->inprog;
+		r.app->inprog = &running;
+	}
+	/* Ordinary requests run side by side: the engine serialises calls on one session. */
+	if (!barrier)
+		pthread_mutex_unlock(&r.app->lock);
 	rv = (r.call->flags & LS_RPC_F_ACCOUNT) ? run_account(&r) : run_pkcs11(&r);
 	if (r.bad) {
 		ls_error("%s: %s: internal mismatch with the RPC table", c->peer, r.call->name);
@@ -969,11 +1053,18 @@ lsd_dispatch(lsd_conn *c, ls_buf *plain, ls_buf *resp, bool *close_after)
 	}
 	if (ls_log_enabled(LS_LOG_DEBUG))
 		ls_debug("%s: %s -> 0x%lx", c->peer, r.call->name, (unsigned long)rv);
-	if (replayable(r.call))
+	if (!barrier)
+		pthread_mutex_lock(&r.app->lock);
+	r.app->signatures += r.signatures;
+	if (replayable(r.call)) {
 		replay_record(r.app, id, resp);
+		inprog_remove(r.app, &running);
+		pthread_cond_broadcast(&r.app->idle);
+	}
 	*close_after = r.close_after;
 unlock:
 	pthread_mutex_unlock(&r.app->lock);
+	pthread_rwlock_unlock(&r.app->exec);
 	lsd_app_put(c->srv, r.app);
 out:
 	ls_rpc_msg_free(r.msg);

@@ -93,6 +93,8 @@ app_free(lsd_server *srv, lsd_app *app)
 	replay_clear(app);
 	ls_wipe(app->resume, sizeof(app->resume));
 	pthread_mutex_destroy(&app->lock);
+	pthread_cond_destroy(&app->idle);
+	pthread_rwlock_destroy(&app->exec);
 	pthread_mutex_lock(&srv->reg_lock);
 	acct->apps--;
 	gone = acct_unref_locked(srv, acct);
@@ -182,6 +184,8 @@ lsd_registry_login(lsd_conn *c)
 		goto out;
 	}
 	pthread_mutex_init(&app->lock, NULL);
+	pthread_cond_init(&app->idle, NULL);
+	pthread_rwlock_init(&app->exec, NULL);
 
 	pthread_mutex_lock(&srv->reg_lock);
 	acct = acct_find_locked(srv, a.id);
@@ -257,6 +261,8 @@ lsd_registry_login(lsd_conn *c)
 out:
 	if (app != NULL) {
 		pthread_mutex_destroy(&app->lock);
+		pthread_cond_destroy(&app->idle);
+		pthread_rwlock_destroy(&app->exec);
 		free(app);
 	}
 	ls_wipe(&a, sizeof(a));

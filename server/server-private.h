@@ -4,15 +4,20 @@
  * Threads and ownership (docs/server.md, "Inside"):
  *  - The event loop's thread owns the listeners, the connections' sockets, buffers and queues,
  *    the per-source table and the timers.
- *  - A connection's protocol state (handshake, channel, scratch buffers) belongs to the one job
- *    of that connection that runs on a worker at a time (lsd_conn.busy).  The worker pool's
- *    mutex orders the hand-over both ways.
+ *  - A connection's handshake state belongs to the one handshake job of that connection that
+ *    runs on a worker at a time (lsd_conn.busy).  In the channel state, the job that opens
+ *    records (one at a time, lsd_conn.busy) owns the receiving direction of the channel; the
+ *    requests it opens then run concurrently on the workers (lsd_conn.running of them, each
+ *    with its own buffers, see lsd_req), and the loop thread seals every response (the sending
+ *    direction).  The worker pool's mutex orders the hand-over both ways.
  *  - srv->reg_lock guards the registry: the runtime accounts (lsd_acct: the open ls_token and
  *    the counts), the applications (lsd_app) with their resume tokens and leases, and the link
  *    between a connection and its application (conn->app, app->conn).
- *  - app->lock serialises the requests of one application (one PKCS#11 application at a time
- *    on the engine, and the record of answers for resumption).  Lock order: app->lock, then
- *    reg_lock; never the other way.
+ *  - app->exec orders the requests of one application: ordinary requests hold it shared, the
+ *    "barrier" calls (which change the application as a whole) exclusively.  app->lock guards
+ *    the record of answers for resumption and the ids being run (app->inprog); a barrier call
+ *    holds it for its whole run as well.  Lock order: app->exec, app->lock, then reg_lock;
+ *    never the other way.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -104,7 +109,10 @@ struct lsd_app {
 	int64_t lease_until;      /* monotonic ms, when leased */
 	int64_t detached_at;      /* monotonic ms of the detach (oldest goes first) */
 
-	pthread_mutex_t lock;     /* serialises requests; guards what follows */
+	pthread_rwlock_t exec;    /* shared: ordinary requests; exclusive: barrier calls */
+	pthread_mutex_t lock;     /* guards what follows */
+	pthread_cond_t idle;      /* an id left inprog */
+	struct lsd_inprog *inprog; /* replayable request ids being run now */
 	ls_token_app *tapp;
 	lsd_replay replay[LSD_REPLAY_SLOTS];
 	unsigned replay_next;
@@ -122,6 +130,31 @@ typedef struct lsd_frame {
 	size_t len;
 	bool over_limit; /* arrived with max_inflight requests already waiting */
 } lsd_frame;
+
+/* A replayable request id being run (lives on the running worker's stack). */
+typedef struct lsd_inprog {
+	struct lsd_inprog *next;
+	uint64_t id;
+} lsd_inprog;
+
+/* How a request is ordered against the others of its connection. */
+typedef enum {
+	LSD_REQ_SESSION = 0, /* after the earlier requests of the same session and barriers */
+	LSD_REQ_BARRIER = 1, /* alone: after everything earlier, before everything later */
+	LSD_REQ_ANSWERED = 2, /* answered when opened (refused over the in-flight limit) */
+} lsd_req_kind;
+
+/* One opened request of the channel (loop thread, except while its job runs). */
+typedef struct lsd_req {
+	struct lsd_req *next;     /* lsd_conn.reqs, in order of arrival */
+	lsd_conn *c;
+	ls_buf plain;             /* the request plaintext */
+	ls_buf resp;              /* the response plaintext */
+	lsd_req_kind kind;
+	uint64_t session;         /* LSD_REQ_SESSION: the session handle */
+	bool running;             /* its job is queued or running */
+	bool close_after;         /* close the connection once it is answered */
+} lsd_req;
 
 typedef enum {
 	LSD_CONN_HANDSHAKE = 0,
@@ -142,7 +175,7 @@ struct lsd_conn {
 	ls_buf cur;               /* the frame being received */
 	lsd_frame *q_head, *q_tail;
 	unsigned n_queued;        /* received, not yet answered (the running one included) */
-	bool busy;                /* a job of this connection is queued or running */
+	bool busy;                /* its handshake or record-opening job is queued or running */
 	bool paused;              /* reading stopped (lockstep handshake, backpressure) */
 	bool closing;             /* close once the output is sent */
 	bool dead;                /* socket gone; freed once no job runs */
@@ -150,10 +183,21 @@ struct lsd_conn {
 	lsd_conn_state state;
 	int64_t deadline;         /* monotonic ms: handshake timeout, then idle timeout */
 
-	/* The running job (one at a time). */
+	/* Channel requests (loop thread). */
+	lsd_req *reqs, *reqs_tail; /* opened, not yet answered, in order of arrival */
+	lsd_req *job_reqs;        /* the ones the running open job produced */
+	unsigned job_nframes;     /* frames handed to the running open job */
+	unsigned running;         /* request jobs queued or running */
+	unsigned running_max;     /* the most at once (tests, logs) */
+	bool close_pending;       /* answer what runs, then send a close record and close */
+	bool job_close_record;    /* the open job met the client's close record */
+	/* Requests executing on workers right now, and the most at once (tests, logs). */
+	_Atomic unsigned exec_now, exec_max;
+
+	/* The running job (the handshake step, or opening records: one at a time). */
 	ls_handshake *hs;
 	ls_channel *ch;
-	lsd_frame *job_frame;
+	lsd_frame *job_frame;     /* the frame (handshake) or frames (channel) it works on */
 	ls_buf job_out;           /* frames to send */
 	bool job_close;           /* close after sending job_out */
 	bool job_auth_failed;     /* count a failed login for throttling */
@@ -262,8 +306,14 @@ unsigned lsd_registry_account_conns(lsd_conn *c);
 void lsd_registry_free_all(lsd_server *srv);
 
 /* dispatch.c: one request of the channel.  Worker.  Appends the response plaintext to @resp;
- * sets *@close_after for a request after which the connection ends (unregister, refusal). */
+ * sets *@close_after for a request after which the connection ends (unregister, refusal).
+ * Requests of one connection may run concurrently (conn.c orders them, lsd_req_classify). */
 void lsd_dispatch(lsd_conn *c, ls_buf *plain, ls_buf *resp, bool *close_after);
+/* The ordering class of a request plaintext (header peeked, nothing decoded); *@session gets
+ * the session handle of a LSD_REQ_SESSION request. */
+lsd_req_kind lsd_req_classify(const ls_buf *plain, uint64_t *session);
+/* Calls that change the application as a whole: exclusive on app->exec. */
+bool lsd_call_is_barrier(const ls_rpc_call *call);
 
 /* conn.c */
 void lsd_conn_accept(lsd_server *srv, int fd, const struct sockaddr *sa, int salen);
