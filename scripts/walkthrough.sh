@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The command-line walkthrough ./run.sh shows a new user: a local LS11CLOUD cloud on 127.0.0.1
-# with a SQLite store, an account in it, the account's token initialised through the client
+# with a SQLite store (registration open), an account registered with ls11cloud_config against the
+# server key fingerprint the operator reads with ls11cloud-admin, the account's token initialised
+# through the client
 # module libls11cloud.so, a GOST key pair generated on the token, a signature made there and
 # checked by OpenSSL with the gost engine.  Private keys never leave the server.
 #
@@ -18,8 +20,9 @@ case $build in /*) ;; *) build=$root/$build ;; esac
 
 server=$build/server/ls11cloudd
 admin=$build/tools/ls11cloud-admin
+config=$build/tools/ls11cloud_config
 module=$build/pkcs11/libls11cloud.so
-for f in "$server" "$admin" "$module"; do
+for f in "$server" "$admin" "$config" "$module"; do
     [ -e "$f" ] || { echo "walkthrough: $f is missing: build first (ninja -C $build)" >&2; exit 1; }
 done
 
@@ -30,7 +33,7 @@ chmod 700 "$dir"
 export LS11CLOUD_CONFIG_DIR=$dir/client
 mkdir -p "$dir/server" "$LS11CLOUD_CONFIG_DIR/accounts"
 nick=demo
-password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-14)
+password=Walk$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-10)7
 so_pin=87654321
 new_so_pin=11223344
 user_pin=24682468
@@ -42,7 +45,8 @@ say() {
     printf '\n\033[1m== %d. %s\033[0m\n' "$step" "$*"
 }
 run() {
-    printf '$ %s\n' "$*" >&2
+    local shown="$*"
+    printf '$ %s\n' "${shown//$password/********}" >&2
     "$@"
 }
 p11() {
@@ -61,7 +65,7 @@ trap cleanup EXIT
 echo "LS11CLOUD walkthrough; everything lives in $dir"
 
 say "Start the cloud server ls11cloudd on 127.0.0.1 (SQLite store in $dir/server)"
-coproc SERVER { exec "$server" --listen 127.0.0.1:0 --state-dir "$dir/server" 2>"$dir/server.log"; }
+coproc SERVER { exec "$server" --listen 127.0.0.1:0 --state-dir "$dir/server" --registration open 2>"$dir/server.log"; }
 server_pid=$SERVER_PID
 port=
 while IFS= read -r -t 30 line <&"${SERVER[0]}"; do
@@ -73,22 +77,16 @@ while IFS= read -r -t 30 line <&"${SERVER[0]}"; do
 done
 [ -n "$port" ] || { echo "walkthrough: the server did not start; its log:" >&2; cat "$dir/server.log" >&2; exit 1; }
 
-say "Create the account '$nick' on the server (the operator's tool; only a SESPAKE verifier is stored)"
-umask 077
-printf '%s\n' "$password" >"$dir/admin-password"
-run "$admin" --state-dir "$dir/server" user add "$nick" --password-file "$dir/admin-password" --active
-rm -f "$dir/admin-password"
+say "The operator reads the server key's fingerprint, to give to users out of band"
+fingerprint=$("$admin" --state-dir "$dir/server" fingerprint | grep -Eo '[0-9a-f]{64}' | head -n 1)
+echo "fingerprint: $fingerprint"
 
-say "Tell the client module about the account (host, port, nickname; the password in a 0600 file)"
-cat >"$LS11CLOUD_CONFIG_DIR/accounts/$nick.conf" <<EOF
-number = 1
-host = 127.0.0.1
-port = $port
-nickname = $nick
-password-store = file
-EOF
-printf '%s\n' "$password" >"$LS11CLOUD_CONFIG_DIR/accounts/$nick.password"
+say "Register the account '$nick' (SESPAKE: only a verifier of the password leaves this machine)"
+run "$config" register 127.0.0.1 "$port" "$nick" -p "$password" --fingerprint "$fingerprint" --store=file
 run cat "$LS11CLOUD_CONFIG_DIR/accounts/$nick.conf"
+
+say "What the client and the server know of the account"
+run "$config" status
 
 say "The module shows one slot per account; the token lives in the cloud"
 p11 --list-slots
