@@ -2,9 +2,8 @@
 # The command-line walkthrough ./run.sh shows a new user: a local LS11CLOUD cloud on 127.0.0.1
 # with a SQLite store (registration open), an account registered with ls11cloud_config against the
 # server key fingerprint the operator reads with ls11cloud-admin, the account's token initialised
-# through the client
-# module libls11cloud.so, a GOST key pair generated on the token, a signature made there and
-# checked by OpenSSL with the gost engine.  Private keys never leave the server.
+# through the client module libls11cloud.so, a GOST key pair generated on the token, a signature
+# made there and checked by OpenSSL with the gost engine.  Private keys never leave the server.
 #
 #   scripts/walkthrough.sh [BUILD_DIR]
 #
