@@ -5,8 +5,9 @@
 LS11_PKGS_BUILD="gcc pkg-config meson ninja-build libssl-dev openssl libengine-gost-openssl libsqlite3-dev libp11-kit-dev libevent-dev libsecret-1-dev"
 # What ./run.sh shows a user with (pkcs11-tool, PyKCS11 for the public-key export).
 LS11_PKGS_RUN="opensc python3-pykcs11"
-# Tests, sanitizers and the fuzz build.
-LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11 gnome-keyring libsecret-tools dbus"
+# Tests, sanitizers and the fuzz build; SoftHSMv2 and p11-kit are the third-party modules the
+# tools are tested against and the benchmarks compare with.
+LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11 gnome-keyring libsecret-tools dbus softhsm2 p11-kit"
 
 ls11_missing_packages() {
     local p missing=""
