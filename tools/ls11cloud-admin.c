@@ -31,6 +31,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "handshake.h"
+#include "i18n.h"
 #include "log.h"
 #include "sespake.h"
 

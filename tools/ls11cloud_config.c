@@ -39,14 +39,13 @@
 #include "crypto.h"
 #include "errors.h"
 #include "handshake.h"
+#include "i18n.h"
 #include "log.h"
 #include "rpc.h"
 #include "secret.h"
 #include "sespake.h"
 #include "transport.h"
 
-/* Every user-facing string goes through _(): the one place to wire gettext in later. */
-#define _(s) (s)
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1

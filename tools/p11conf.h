@@ -9,13 +9,7 @@
 
 #include "pkcs11x.h"
 
-/* User-facing strings go through _(); gettext once the build has it (ENABLE_NLS). */
-#ifdef ENABLE_NLS
-#include <libintl.h>
-#define _(s) gettext(s)
-#else
-#define _(s) (s)
-#endif
+#include "i18n.h"
 
 struct p11conf_name {
 	CK_ULONG value;
