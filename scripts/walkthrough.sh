@@ -2,8 +2,9 @@
 # The command-line walkthrough ./run.sh shows a new user: a local LS11CLOUD cloud on 127.0.0.1
 # with a SQLite store (registration open), an account registered with ls11cloud_config against the
 # server key fingerprint the operator reads with ls11cloud-admin, the account's token initialised
-# through the client module libls11cloud.so, a GOST key pair generated on the token, a signature
-# made there and checked by OpenSSL with the gost engine.  Private keys never leave the server.
+# with p11conf through the client module libls11cloud.so, a GOST key pair generated on the token,
+# a signature made there and checked by OpenSSL with the gost engine.  Private keys never leave
+# the server.
 #
 #   scripts/walkthrough.sh [BUILD_DIR]
 #
@@ -20,8 +21,9 @@ case $build in /*) ;; *) build=$root/$build ;; esac
 server=$build/server/ls11cloudd
 admin=$build/tools/ls11cloud-admin
 config=$build/tools/ls11cloud_config
+p11conf=$build/tools/p11conf
 module=$build/pkcs11/libls11cloud.so
-for f in "$server" "$admin" "$config" "$module"; do
+for f in "$server" "$admin" "$config" "$p11conf" "$module"; do
     [ -e "$f" ] || { echo "walkthrough: $f is missing: build first (ninja -C $build)" >&2; exit 1; }
 done
 
@@ -88,14 +90,17 @@ say "What the client and the server know of the account"
 run "$config" status
 
 say "The module shows one slot per account; the token lives in the cloud"
-p11 --list-slots
+run "$p11conf" -A "$module" -s
+slot=$("$p11conf" -A "$module" -s | sed -n 's/^Slot \([0-9][0-9]*\) .*/\1/p' | head -n 1)
+[ -n "$slot" ] || { echo "walkthrough: p11conf shows no slot" >&2; exit 1; }
 
-say "Initialise the token with the default SO PIN $so_pin (the seed article's), then set the user PIN"
-p11 --init-token --so-pin "$so_pin" --label "$nick token"
-p11 --init-pin --so-pin "$so_pin" --pin "$user_pin"
+say "Initialise the token with p11conf and the default SO PIN $so_pin (the seed article's)"
+run "$p11conf" -A "$module" -c "$slot" -I -S "$so_pin" -L "$nick token"
 
-say "Change the SO PIN: a fresh token's default SO PIN must be changed"
-p11 --login --login-type so --so-pin "$so_pin" --change-pin --new-pin "$new_so_pin"
+say "Set the user PIN, then change the SO PIN (a fresh token's default must be changed)"
+run "$p11conf" -A "$module" -c "$slot" -u -S "$so_pin" -n "$user_pin"
+run "$p11conf" -A "$module" -c "$slot" -P -S "$so_pin" -n "$new_so_pin"
+run "$p11conf" -A "$module" -c "$slot" -t
 
 say "Generate a GOST R 34.10-2012 key pair (tc26 256-bit set A) on the token"
 p11 --login --pin "$user_pin" --keypairgen --key-type GOSTR3410-2012-256:A --id 01 --label signing-key
