@@ -33,8 +33,11 @@ def ok(cond, what, detail=""):
 
 def groff_warnings(page):
     env = dict(os.environ, LC_ALL="C.UTF-8")
-    p = subprocess.run(["groff", "-man", "-ww", "-z", "-Kutf8", page], capture_output=True,
-                       text=True, env=env)
+    try:
+        p = subprocess.run(["groff", "-man", "-ww", "-z", "-Kutf8", page], capture_output=True,
+                           text=True, env=env)
+    except FileNotFoundError:
+        return 127, "groff is not installed (Debian package groff-base)"
     return p.returncode, p.stderr.strip()
 
 
