@@ -110,7 +110,7 @@ def main():
         with open(bad, "w") as f:
             f.write('.TH BAD 1\n.SH NAME\nbad \\- bad\n.SH DESCRIPTION\n.XQ oops\n\\*[nosuch]\n')
         rc, err = groff_warnings(bad)
-        ok(err != "", "a page with mistakes makes groff warn", err)
+        ok(rc != 127 and err != "", "a page with mistakes makes groff warn", err)
 
     for i in range(0, len(triples), 3):
         exe, helpopt, page = triples[i:i + 3]
