@@ -11,6 +11,7 @@ cd "$(dirname "$0")"
 . scripts/deps.sh
 
 ls11_ensure_packages $LS11_PKGS_BUILD $LS11_PKGS_TEST
+ls11_ensure_locale ru_RU.UTF-8
 
 jobs=$(nproc 2>/dev/null || echo 2)
 logs=()

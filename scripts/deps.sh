@@ -8,6 +8,10 @@ LS11_PKGS_RUN="opensc python3-pykcs11"
 # Tests, sanitizers and the fuzz build; SoftHSMv2 and p11-kit are the third-party modules the
 # tools are tested against and the benchmarks compare with.
 LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11 gnome-keyring libsecret-tools dbus softhsm2 p11-kit"
+# Translations, man pages and bash completion (docs/i18n.md): msgfmt/xgettext, the ru_RU.UTF-8
+# locale the translation test runs in, man and groff to check the pages, bash_completion.
+LS11_PKGS_BUILD="$LS11_PKGS_BUILD gettext"
+LS11_PKGS_TEST="$LS11_PKGS_TEST locales man-db groff-base bash-completion"
 
 ls11_missing_packages() {
     local p missing=""
@@ -34,6 +38,20 @@ ls11_ensure_packages() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     # shellcheck disable=SC2086
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+}
+
+# Generates the locale $1 (e.g. ru_RU.UTF-8) when it is missing and we are root: the tools'
+# translation test runs in it (without it the test falls back to C.UTF-8 with LANGUAGE).
+ls11_ensure_locale() {
+    local want=$1 norm
+    norm=$(echo "$want" | tr 'A-Z' 'a-z' | sed 's/utf-8/utf8/')
+    locale -a 2>/dev/null | tr 'A-Z' 'a-z' | grep -qx "$norm" && return 0
+    [ "$(id -u)" -eq 0 ] || { echo "note: locale $want missing (run as root to generate it)" >&2; return 0; }
+    [ -f /etc/locale.gen ] && command -v locale-gen >/dev/null 2>&1 || return 0
+    echo "== generating the $want locale"
+    sed -i "s/^# *\($want .*\)$/\1/" /etc/locale.gen
+    grep -q "^$want " /etc/locale.gen || echo "$want ${want#*.}" >> /etc/locale.gen
+    locale-gen >/dev/null
 }
 
 # meson setup that also works on an already configured directory.

@@ -362,6 +362,7 @@ main(int argc, char **argv)
 	bool active = false;
 	int c, r, status;
 
+	ls_tools_i18n_init();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_STATE_DIR:

@@ -30,6 +30,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #ifdef LSC_HAVE_LIBSECRET
 #include <libsecret/secret.h>
@@ -1217,6 +1218,24 @@ account_session(lsc_account **acc, session *s, char **pw_out)
 	return EXIT_OK;
 }
 
+/*
+ * @s padded with spaces to 18 columns, counted in characters: a translated label's bytes are
+ * not its width.  A static buffer: one use per printf().
+ */
+static const char *
+padded(const char *s)
+{
+	static char buf[256];
+	wchar_t w[64];
+	size_t n = mbstowcs(w, s, sizeof(w) / sizeof(w[0]));
+	int cols = n == (size_t)-1 ? -1 : wcswidth(w, n);
+
+	if (cols < 0)
+		cols = (int)strlen(s);
+	snprintf(buf, sizeof(buf), "%s%*s", s, cols < 18 ? 18 - cols : 0, "");
+	return buf;
+}
+
 static void
 print_time(const char *what, uint64_t t)
 {
@@ -1225,12 +1244,12 @@ print_time(const char *what, uint64_t t)
 	struct tm tm;
 
 	if (t == 0) {
-		printf("  %-18s %s\n", what, _("never"));
+		printf("  %s %s\n", padded(what), _("never"));
 		return;
 	}
 	localtime_r(&tt, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("  %-18s %s\n", what, buf);
+	printf("  %s %s\n", padded(what), buf);
 }
 
 static int
@@ -1246,13 +1265,13 @@ cmd_status(void)
 	if ((rc = choose_account(&acc)) != EXIT_OK)
 		return rc;
 	printf(_("Account %s (%s)\n"), acc->id, acc->path);
-	printf("  %-18s %lu\n", _("slot"), acc->number);
-	printf("  %-18s %s\n", _("host"), acc->host);
-	printf("  %-18s %u\n", _("port"), (unsigned)acc->port);
-	printf("  %-18s %s\n", _("nickname"), acc->nickname);
-	printf("  %-18s %s\n", _("server key"),
+	printf("  %s %lu\n", padded(_("slot")), acc->number);
+	printf("  %s %s\n", padded(_("host")), acc->host);
+	printf("  %s %u\n", padded(_("port")), (unsigned)acc->port);
+	printf("  %s %s\n", padded(_("nickname")), acc->nickname);
+	printf("  %s %s\n", padded(_("server key")),
 	       acc->server_key != NULL ? acc->server_key : _("(not recorded)"));
-	printf("  %-18s %s\n", _("password kept in"),
+	printf("  %s %s\n", padded(_("password kept in")),
 	       acc->pw_store == LSC_PW_FILE ? acc->pw_file : _("the desktop keyring"));
 	fflush(stdout);
 	rc = EXIT_FAIL;
@@ -1263,21 +1282,21 @@ cmd_status(void)
 	if (!get_status(&s, &resp, &st))
 		goto out;
 	printf(_("Server view\n"));
-	printf("  %-18s %s\n", _("state"),
+	printf("  %s %s\n", padded(_("state")),
 	       (st->flags & LS_RPC_ACCOUNT_LOCKED) ? _("locked")
 	       : (st->flags & LS_RPC_ACCOUNT_PASSWORD_MUST_CHANGE) ? _("password must change")
 	                                                           : _("active"));
-	printf("  %-18s %s\n", _("token"),
+	printf("  %s %s\n", padded(_("token")),
 	       (st->flags & LS_RPC_ACCOUNT_TOKEN_INITIALIZED) ? _("initialized")
 	                                                      : _("not initialized"));
 	print_time(_("created"), st->created);
 	print_time(_("password changed"), st->password_changed);
 	print_time(_("last login"), st->last_login);
 	if (st->last_login_from != NULL && st->last_login_from[0] != '\0')
-		printf("  %-18s %s\n", _("last login from"), st->last_login_from);
-	printf("  %-18s %llu\n", _("failed logins"), (unsigned long long)st->failed_logins);
-	printf("  %-18s %llu\n", _("connections"), (unsigned long long)st->connections);
-	printf("  %-18s %llu\n", _("log entries"), (unsigned long long)st->log_entries);
+		printf("  %s %s\n", padded(_("last login from")), st->last_login_from);
+	printf("  %s %llu\n", padded(_("failed logins")), (unsigned long long)st->failed_logins);
+	printf("  %s %llu\n", padded(_("connections")), (unsigned long long)st->connections);
+	printf("  %s %llu\n", padded(_("log entries")), (unsigned long long)st->log_entries);
 	rc = EXIT_OK;
 out:
 	ls_rpc_msg_free(resp);
@@ -1504,6 +1523,7 @@ main(int argc, char **argv)
 	char **args;
 	int c, nargs = -1, r;
 
+	ls_tools_i18n_init();
 	if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0')
 		prog = argv[0];
 	ls_log_set_handler(log_handler, NULL);

@@ -964,6 +964,7 @@ int main(int argc, char **argv)
 	int opt, ret = 0;
 	char *end;
 
+	ls_tools_i18n_init();
 	c.prog = argc > 0 && argv[0] != NULL ? argv[0] : "p11conf";
 	const char *slash = strrchr(c.prog, '/');
 	if (slash != NULL)
