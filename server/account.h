@@ -88,7 +88,8 @@ int lsd_account_reset_counters(ls_store *store, uint64_t id, const ls_sespake_li
 /*
  * Gives the account a new, empty token and deletes the old one with all its objects, in one
  * transaction after the new token exists.  *@token_id (may be NULL) gets the new token's id.
- * The caller makes sure nothing has the old token open.
+ * Another process may have the old token open: ls11cloudd notices that the account names
+ * another token (server/registry.c) and stops serving the old one.
  */
 int lsd_account_recreate_token(ls_store *store, uint64_t id, const char *source,
                                uint64_t *token_id);
