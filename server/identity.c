@@ -132,9 +132,10 @@ lsd_identity_rotate(const char *state_dir, ls_gost_key **old_out, ls_gost_key **
 		return LS_ERR_BAD_LENGTH;
 	/* The current key must be whole and ours: a rotation never loses it. */
 	if ((r = lsd_identity_read(path, &old, &st)) != LS_OK) {
+		/* A missing key is for the caller to explain (the server makes it at first start). */
 		if (r == LS_ERR_IO)
 			ls_error("%s: %s", path, strerror(errno));
-		else
+		else if (r != LS_ERR_NOT_FOUND)
 			ls_error("%s: %s", path, ls_strerror(r));
 		return r;
 	}

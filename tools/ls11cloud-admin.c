@@ -907,6 +907,9 @@ cmd_server_key_rotate(const char *state_dir)
 	int r;
 
 	if ((r = lsd_identity_rotate(state_dir, &old, &key)) != LS_OK) {
+		if (r == LS_ERR_NOT_FOUND)
+			msg(_("%s/%s: no such file (ls11cloudd makes it at its first start)"), state_dir,
+			    LSD_IDENTITY_FILE);
 		msg(_("the identity key was not changed: %s"), ls_strerror(r));
 		return EXIT_FAIL;
 	}
