@@ -651,7 +651,8 @@ lsd_registration_set(ls_store *store, const char *policy, const char *code)
 	r = ls_store_setting_set(txn, LSD_SETTING_REGISTRATION, policy);
 	if (r == LS_OK)
 		r = ls_store_setting_set(txn, LSD_SETTING_REGISTRATION_CODE,
-		                         policy != NULL && strcmp(policy, "code") == 0 ? code : NULL);
+		                         policy != NULL && strcmp(policy, "code") == 0 ? code
+		                                                                       : NULL);
 	if (r != LS_OK) {
 		ls_store_rollback(txn);
 		return r;

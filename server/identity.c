@@ -108,6 +108,14 @@ fsync_dir(const char *dir)
 	return rc;
 }
 
+static int
+path_of(char *buf, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(buf, size, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 int
 lsd_identity_rotate(const char *state_dir, ls_gost_key **old_out, ls_gost_key **new_out)
 {
@@ -123,16 +131,13 @@ lsd_identity_rotate(const char *state_dir, ls_gost_key **old_out, ls_gost_key **
 	if (new_out != NULL)
 		*new_out = NULL;
 	ls_return_val_if_fail(state_dir != NULL, LS_ERR_INVALID_ARG);
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, LSD_IDENTITY_FILE) >=
-	        (int)sizeof(path) ||
-	    snprintf(old_path, sizeof(old_path), "%s/%s", state_dir, LSD_IDENTITY_OLD_FILE) >=
-	        (int)sizeof(old_path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/%s.rotate", state_dir, LSD_IDENTITY_FILE) >=
-	        (int)sizeof(tmp))
+	if (path_of(path, sizeof(path), state_dir, LSD_IDENTITY_FILE) != 0 ||
+	    path_of(old_path, sizeof(old_path), state_dir, LSD_IDENTITY_OLD_FILE) != 0 ||
+	    path_of(tmp, sizeof(tmp), state_dir, LSD_IDENTITY_FILE ".rotate") != 0)
 		return LS_ERR_BAD_LENGTH;
 	/* The current key must be whole and ours: a rotation never loses it. */
 	if ((r = lsd_identity_read(path, &old, &st)) != LS_OK) {
-		/* A missing key is for the caller to explain (the server makes it at first start). */
+		/* A missing key is the caller's to explain (ls11cloudd makes it at first start). */
 		if (r == LS_ERR_IO)
 			ls_error("%s: %s", path, strerror(errno));
 		else if (r != LS_ERR_NOT_FOUND)

@@ -220,7 +220,8 @@ lsd_registry_login(lsd_conn *c)
 		ls_store_account now;
 
 		/* Read again under the lock: a recreate by the client itself changes both. */
-		if (lsd_account_get(srv->store, a.id, &now) == LS_OK && now.token_id != acct->token_id)
+		if (lsd_account_get(srv->store, a.id, &now) == LS_OK &&
+		    now.token_id != acct->token_id)
 			acct_mark_stale_locked(acct, "its token was replaced");
 		if (acct->stale) {
 			acct = NULL;
@@ -487,8 +488,9 @@ store_check_work(void *arg)
 		for (acct = srv->accts; acct != NULL; acct = acct->next) {
 			if (acct->id == refs[i].id && acct->token_id == refs[i].token_id &&
 			    !acct->deleted)
-				acct_mark_stale_locked(acct, r == LS_OK ? "its token was replaced"
-				                                        : "the account was deleted");
+				acct_mark_stale_locked(acct, r == LS_OK
+				                                     ? "its token was replaced"
+				                                     : "the account was deleted");
 		}
 		pthread_mutex_unlock(&srv->reg_lock);
 	}

@@ -222,29 +222,33 @@ lsd_state_identity(lsd_server *srv)
 	ls_gost_key *key = NULL;
 	const ls_gost_key *now;
 	struct stat st, got;
-	int r;
+	int r, err;
 
 	if (!srv->identity_lock_ready || path_in(srv, IDENTITY_FILE, path, sizeof(path)) != 0)
 		return srv->identity;
 	pthread_mutex_lock(&srv->identity_lock);
 	if (stat(path, &st) == 0 && !same_file(&st, &srv->identity_st)) {
 		r = lsd_identity_read(path, &key, &got);
-		if (r == LS_OK && (k = calloc(1, sizeof(*k))) != NULL) {
+		err = errno;
+		if (r == LS_OK && (k = calloc(1, sizeof(*k))) == NULL)
+			r = LS_ERR_NOMEM;
+		if (r == LS_OK) {
 			k->key = key;
 			k->next = srv->identity_loaded;
 			srv->identity_loaded = k;
 			srv->identity_now = key;
 			srv->identity_st = got;
 			if (lsd_identity_fingerprint_hex(key, hex) == LS_OK)
-				ls_info("%s changed: registrations now use the key with fingerprint %s",
+				ls_info("%s changed: registrations now use the key with "
+				        "fingerprint %s",
 				        path, hex);
 		} else {
 			/* Keep the key in use; say so once per version of the file. */
 			ls_gost_key_free(key);
 			srv->identity_st = st;
-			ls_error("%s changed but cannot be used (%s); registrations keep the previous "
-			         "key",
-			         path, r == LS_ERR_IO ? strerror(errno) : ls_strerror(r));
+			ls_error("%s changed but cannot be used (%s); registrations keep the "
+			         "previous key",
+			         path, r == LS_ERR_IO ? strerror(err) : ls_strerror(r));
 		}
 	}
 	now = srv->identity_now;

@@ -1658,8 +1658,8 @@ sq_setting_get(ls_store_txn *txn, const char *name, char *value, size_t size)
 		n = sqlite3_column_bytes(st, 0);
 		if (text == NULL || n < 0 || n > LS_STORE_SETTING_VALUE_MAX ||
 		    memchr(text, '\0', (size_t)n) != NULL) {
-			ls_warning("sqlite store %s: the setting '%s' has a malformed value", s->path,
-			           name);
+			ls_warning("sqlite store %s: the setting '%s' has a malformed value",
+			           s->path, name);
 			r = LS_ERR_MALFORMED;
 		} else if ((size_t)n >= size) {
 			r = LS_ERR_BAD_LENGTH;

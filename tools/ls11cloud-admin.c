@@ -52,16 +52,16 @@
 #include "sespake.h"
 #include "token.h"
 
-#define DEFAULT_STATE_DIR "/var/lib/ls11cloud"
-#define PASSWORD_MIN 6
-#define PASSWORD_MAX 256
+#define DEFAULT_STATE_DIR      "/var/lib/ls11cloud"
+#define PASSWORD_MIN           6
+#define PASSWORD_MAX           256
 #define GENERATED_PASSWORD_LEN 20
-#define GENERATED_CODE_LEN 24
-#define IMPORT_LINE_MAX 1024
-#define IMPORT_MAX_LINES 100000
+#define GENERATED_CODE_LEN     24
+#define IMPORT_LINE_MAX        1024
+#define IMPORT_MAX_LINES       100000
 
-#define EXIT_OK 0
-#define EXIT_FAIL 1
+#define EXIT_OK    0
+#define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
 #define SOURCE "ls11cloud-admin"
@@ -86,15 +86,18 @@ usage(FILE *f)
 	fprintf(f, _("usage: %s [--state-dir DIR] COMMAND [ARGS]\n"), prog);
 	fprintf(f, "\n");
 	fprintf(f, _("Accounts:\n"));
-	fprintf(f, _("  user add NICK [--password-file F | --generate] [--active]\n"
-	             "                      create an account; its password must be changed at the\n"
-	             "                      first login unless --active\n"));
+	fprintf(f,
+	        _("  user add NICK [--password-file F | --generate] [--active]\n"
+	          "                      create an account; its password must be changed at the\n"
+	          "                      first login unless --active\n"));
 	fprintf(f, _("  user password NICK [--password-file F | --generate] [--active]\n"
 	             "                      set a new password (to be changed unless --active)\n"));
-	fprintf(f, _("  user import FILE [--active]\n"
-	             "                      create the accounts of a CSV file (\"nick\" or\n"
-	             "                      \"nick,password\" lines, \"-\": standard input): all or\n"
-	             "                      none; prints \"nick,password\" for generated passwords\n"));
+	fprintf(f,
+	        _("  user import FILE [--active]\n"
+	          "                      create the accounts of a CSV file (\"nick\" or\n"
+	          "                      \"nick,password\" lines, \"-\": standard input): all or\n"
+	          "                      none; prints \"nick,password\" for generated "
+	          "passwords\n"));
 	fprintf(f, _("  user list           list the accounts\n"));
 	fprintf(f, _("  user show NICK      show one account (state, counters, token)\n"));
 	fprintf(f, _("  user log NICK       print the account's audit log\n"));
@@ -104,8 +107,9 @@ usage(FILE *f)
 	             "                      reset the attempt counters (a locked account stays\n"
 	             "                      locked: use unlock)\n"));
 	fprintf(f, _("  user delete NICK    delete the account, its token and its log\n"));
-	fprintf(f, _("  token wipe NICK     give the account a new, empty, uninitialised token (its\n"
-	             "                      objects and PINs are gone)\n"));
+	fprintf(f,
+	        _("  token wipe NICK     give the account a new, empty, uninitialised token (its\n"
+	          "                      objects and PINs are gone)\n"));
 	fprintf(f, "\n");
 	fprintf(f, _("Server:\n"));
 	fprintf(f, _("  registration        print the self-registration policy\n"));
@@ -114,9 +118,10 @@ usage(FILE *f)
 	fprintf(f, _("  registration code [CODE]\n"
 	             "                      require a registration code (generated and printed\n"
 	             "                      when CODE is not given)\n"));
-	fprintf(f, _("  registration default\n"
-	             "                      forget the policy set here: the server's configuration\n"
-	             "                      (registration, registration-code) applies again\n"));
+	fprintf(f,
+	        _("  registration default\n"
+	          "                      forget the policy set here: the server's configuration\n"
+	          "                      (registration, registration-code) applies again\n"));
 	fprintf(f, _("  server-key show     print the identity key's fingerprint (for pinning)\n"));
 	fprintf(f, _("  server-key rotate   replace the identity key (the old one is kept as\n"
 	             "                      identity.key.old); clients that pinned the old\n"
@@ -132,8 +137,9 @@ usage(FILE *f)
 	fprintf(f, _("  --active            the account need not change its password\n"));
 	fprintf(f, _("  --help, --version\n"));
 	fprintf(f, "\n");
-	fprintf(f, _("A nickname is 3 to 64 ASCII letters, digits and . _ - @; a password 6 to %d\n"
-	             "printable ASCII characters.  Safe to run while ls11cloudd runs.\n"),
+	fprintf(f,
+	        _("A nickname is 3 to 64 ASCII letters, digits and . _ - @; a password 6 to %d\n"
+	          "printable ASCII characters.  Safe to run while ls11cloudd runs.\n"),
 	        PASSWORD_MAX);
 	fprintf(f, _("Exit status: 0 done, 1 failed, 2 usage error.\n"));
 }
@@ -171,21 +177,24 @@ check_password(const char *pw, size_t len, char *why, size_t why_size)
 	size_t i;
 
 	if (len < PASSWORD_MIN) {
-		snprintf(why, why_size, _("the password has %zu characters; at least %d are needed"),
-		         len, PASSWORD_MIN);
+		snprintf(why, why_size,
+		         _("the password has %zu characters; at least %d are needed"), len,
+		         PASSWORD_MIN);
 		return LS_ERR_BAD_LENGTH;
 	}
 	if (len > PASSWORD_MAX) {
-		snprintf(why, why_size, _("the password is longer than %d characters"), PASSWORD_MAX);
+		snprintf(why, why_size, _("the password is longer than %d characters"),
+		         PASSWORD_MAX);
 		return LS_ERR_BAD_LENGTH;
 	}
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)pw[i] < 0x20 || (unsigned char)pw[i] > 0x7e) {
-			snprintf(why, why_size,
-			         _("the password has a character that is not printable ASCII at "
-			           "position %zu (non-Latin letters cause encoding problems between "
-			           "systems)"),
-			         i + 1);
+			snprintf(
+			        why, why_size,
+			        _("the password has a character that is not printable ASCII at "
+			          "position %zu (non-Latin letters cause encoding problems between "
+			          "systems)"),
+			        i + 1);
 			return LS_ERR_MALFORMED;
 		}
 	}
@@ -197,7 +206,7 @@ static int
 generate_secret(char *out, size_t len)
 {
 	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	uint8_t buf[64];
 	size_t got = 0, i;
 	int r;
@@ -453,8 +462,9 @@ cmd_user_password(ls_store *store, const ls_store_account *a, const char *passwo
 	if (generate)
 		printf("%s\n", generated);
 	ls_wipe(generated, sizeof(generated));
-	msg(active ? _("password of '%s' set") : _("password of '%s' set (to be changed at the "
-	                                            "next login)"),
+	msg(active ? _("password of '%s' set")
+	           : _("password of '%s' set (to be changed at the "
+	               "next login)"),
 	    a->nickname);
 	return EXIT_OK;
 }
@@ -572,7 +582,8 @@ import_read(ls_store *store, const char *path, import_row **out, size_t *n_out)
 			continue;
 		}
 		if (r != LS_ERR_NOT_FOUND) {
-			msg(_("%s:%u: cannot look '%s' up: %s"), path, lineno, nick, ls_strerror(r));
+			msg(_("%s:%u: cannot look '%s' up: %s"), path, lineno, nick,
+			    ls_strerror(r));
 			bad++;
 			continue;
 		}
@@ -643,7 +654,8 @@ cmd_user_import(ls_store *store, const char *path, bool active)
 	for (i = 0; i < n; i++) {
 		if (verifier_of(rows[i].pw, strlen(rows[i].pw), &v) != 0 ||
 		    create_account(store, rows[i].nick, &v, active) != 0) {
-			msg(_("%s:%u: '%s' could not be created"), path, rows[i].line, rows[i].nick);
+			msg(_("%s:%u: '%s' could not be created"), path, rows[i].line,
+			    rows[i].nick);
 			rc = EXIT_FAIL;
 			break;
 		}
@@ -658,7 +670,8 @@ cmd_user_import(ls_store *store, const char *path, bool active)
 				continue;
 			if (lsd_account_find(store, rows[i].nick, &a) != LS_OK ||
 			    lsd_account_delete(store, a.id) != LS_OK)
-				msg(_("'%s' was created but cannot be deleted again: delete it with "
+				msg(_("'%s' was created but cannot be deleted again: delete it "
+				      "with "
 				      "'%s user delete %s'"),
 				    rows[i].nick, prog, rows[i].nick);
 			ls_wipe(&a, sizeof(a));
@@ -812,9 +825,10 @@ cmd_registration(ls_store *store, int argc, char **argv)
 	if (argc == 0) {
 		r = lsd_registration_get(store, policy, sizeof(policy), code, sizeof(code));
 		if (r == LS_ERR_NOT_FOUND) {
-			printf(_("registration: not set here; ls11cloudd's configuration applies "
-			         "(registration and registration-code in its file or on its command "
-			         "line; closed by default)\n"));
+			printf(_(
+			        "registration: not set here; ls11cloudd's configuration applies "
+			        "(registration and registration-code in its file or on its command "
+			        "line; closed by default)\n"));
 			return EXIT_OK;
 		}
 		if (r != LS_OK) {
@@ -847,7 +861,8 @@ cmd_registration(ls_store *store, int argc, char **argv)
 		r = lsd_registration_set(store, "code", code);
 		if (r == LS_OK && argc == 1) {
 			printf("%s\n", code);
-			msg(_("registration now needs this code (ls11cloud_config register ... --code "
+			msg(_("registration now needs this code (ls11cloud_config register ... "
+			      "--code "
 			      "CODE)"));
 		} else if (r == LS_OK) {
 			printf(_("registration now needs the code given\n"));
@@ -908,8 +923,8 @@ cmd_server_key_rotate(const char *state_dir)
 
 	if ((r = lsd_identity_rotate(state_dir, &old, &key)) != LS_OK) {
 		if (r == LS_ERR_NOT_FOUND)
-			msg(_("%s/%s: no such file (ls11cloudd makes it at its first start)"), state_dir,
-			    LSD_IDENTITY_FILE);
+			msg(_("%s/%s: no such file (ls11cloudd makes it at its first start)"),
+			    state_dir, LSD_IDENTITY_FILE);
 		msg(_("the identity key was not changed: %s"), ls_strerror(r));
 		return EXIT_FAIL;
 	}
@@ -976,13 +991,13 @@ main(int argc, char **argv)
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
-		{ "generate", no_argument, NULL, OPT_GENERATE },
-		{ "active", no_argument, NULL, OPT_ACTIVE },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
+	        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	        {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+	        {"generate", no_argument, NULL, OPT_GENERATE},
+	        {"active", no_argument, NULL, OPT_ACTIVE},
+	        {"help", no_argument, NULL, OPT_HELP},
+	        {"version", no_argument, NULL, OPT_VERSION},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *state_dir = DEFAULT_STATE_DIR, *password_file = NULL, *cmd;
 	ls_store *store = NULL;
@@ -992,24 +1007,12 @@ main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case OPT_PASSWORD_FILE:
-			password_file = optarg;
-			break;
-		case OPT_GENERATE:
-			generate = true;
-			break;
-		case OPT_ACTIVE:
-			active = true;
-			break;
-		case OPT_HELP:
-			usage(stdout);
-			return EXIT_OK;
-		case OPT_VERSION:
-			printf("ls11cloud-admin %s\n", PACKAGE_VERSION);
-			return EXIT_OK;
+		case OPT_STATE_DIR: state_dir = optarg; break;
+		case OPT_PASSWORD_FILE: password_file = optarg; break;
+		case OPT_GENERATE: generate = true; break;
+		case OPT_ACTIVE: active = true; break;
+		case OPT_HELP: usage(stdout); return EXIT_OK;
+		case OPT_VERSION: printf("ls11cloud-admin %s\n", PACKAGE_VERSION); return EXIT_OK;
 		default:
 			return usage_error(_("unknown option or missing value: %s"),
 			                   argv[optind - 1]);
@@ -1032,8 +1035,8 @@ main(int argc, char **argv)
 		return usage_error(_("give either --password-file or --generate, not both"));
 	if (password_cmd && password_file == NULL && !generate)
 		return usage_error(_("user %s needs --password-file FILE or --generate"), argv[1]);
-	if (active && !(password_cmd || (strcmp(cmd, "user") == 0 && argc >= 2 &&
-	                                 strcmp(argv[1], "import") == 0)))
+	if (active && !(password_cmd ||
+	                (strcmp(cmd, "user") == 0 && argc >= 2 && strcmp(argv[1], "import") == 0)))
 		return usage_error(_("--active goes with user add, user password and user import "
 		                     "only"));
 

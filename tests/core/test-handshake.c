@@ -1212,7 +1212,7 @@ Test(register, current_identity_callback_gives_the_key_of_the_moment)
 	current_key = identity_key(LS_CURVE_TC26_512_A);
 	register_with_current(&st, "rotated1", got);
 	cr_assert_eq(ls_handshake_key_fingerprint(current_key, want), LS_OK);
-	cr_assert(memcmp(got, want, sizeof(want)) == 0, "the callback's key, not the configured one");
+	cr_assert(memcmp(got, want, sizeof(want)) == 0, "the callback's key, not the configured");
 
 	/* NULL, or a key that could not have been configured: the configured key stays. */
 	cr_assert_eq(ls_handshake_key_fingerprint(identity_key(LS_CURVE_TC26_256_A), want), LS_OK);
