@@ -245,6 +245,21 @@ def user_import(w):
     rc, out, err = w.duplicate("impgiven", "imp-given", "Given-pw-42", "-n", "Imp-given-new-2")
     check("the given password of the import logs in", rc == 0, err)
 
+    rc, out, err = w.admin("user", "import", "-", "--active", stdin="imp-act,Active-pw-31\n")
+    check("import --active: nothing generated, nothing printed", rc == 0 and out == "",
+          out + err)
+    check("import --active: the account is active", "state:           active"
+          in w.show("imp-act"), w.show("imp-act"))
+
+    rc, out, err = w.admin("user", "password", "imp-given", "--generate")
+    gen = out.strip()
+    check("user password --generate prints the new password, to be changed",
+          rc == 0 and re.fullmatch(r"[A-Za-z0-9]{16,}", gen) is not None
+          and "must-change-password" in w.show("imp-given"), out + err)
+    rc, out, err = w.duplicate("impgiven2", "imp-given", gen, "-n", "Imp-given-new-3")
+    check("... and it logs in (the change forced again)",
+          rc == 0 and "password changed" in err, err)
+
 
 def registration(w):
     fp = w.admin("server-key", "show")[1].strip()
