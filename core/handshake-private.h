@@ -111,6 +111,7 @@ struct ls_handshake {
 
 	/* Server. */
 	const ls_gost_key *identity;
+	ls_handshake_identity_fn identity_fn;
 	uint8_t secret[LS_HANDSHAKE_SECRET_MAX];
 	size_t secret_len;
 	ls_curve fake_curve;

@@ -45,6 +45,7 @@ ls_handshake_server_new(const ls_handshake_server_config *c, ls_handshake **out)
 	hs->my_max = LS_HANDSHAKE_VERSION_MAX;
 	ls_buf_init(&hs->ch, LS_HANDSHAKE_MAX_MESSAGE);
 	hs->identity = c->identity;
+	hs->identity_fn = c->current_identity;
 	memcpy(hs->secret, c->secret, c->secret_len);
 	hs->secret_len = c->secret_len;
 	hs->fake_curve = fake_curve;
@@ -181,6 +182,14 @@ server_hello_register(ls_handshake *hs, const uint8_t *in, size_t in_len, ls_buf
 	if (hs->identity == NULL || hs->reg == NULL)
 		return hs_fail(hs, out, LS_ERR_REFUSED, LS_HS_PURPOSE_UNSUPPORTED,
 		               HS_ERROR_PURPOSE_UNSUPPORTED);
+	if (hs->identity_fn != NULL) {
+		const ls_gost_key *now = hs->identity_fn(hs->user_data);
+
+		/* The same checks as the configured key had at ls_handshake_server_new(). */
+		if (now != NULL && ls_gost_key_has_private(now) &&
+		    hs_identity_curve_ok(ls_gost_key_curve(now)))
+			hs->identity = now;
+	}
 	ls_wipe(hs->secret, sizeof(hs->secret));
 	hs->secret_len = 0;
 	curve = ls_gost_key_curve(hs->identity);

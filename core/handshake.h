@@ -251,6 +251,14 @@ typedef ls_handshake_reg_status (*ls_handshake_register_fn)(void *user_data, con
                                                             const ls_sespake_verifier *verifier,
                                                             const uint8_t *code, size_t code_len);
 
+/*
+ * The identity key to answer a registration hello with, asked once per registration handshake
+ * on the thread that runs that step (so a server can change its key while it runs).  Returns a
+ * key with the same requirements as ls_handshake_server_config.identity that outlives the
+ * handshake, or NULL to keep the configured one.
+ */
+typedef const ls_gost_key *(*ls_handshake_identity_fn)(void *user_data);
+
 typedef struct {
 	/*
 	 * The long-term identity key (GOST R 34.10-2012, with its private part, any curve but the
@@ -258,6 +266,8 @@ typedef struct {
 	 * server offers no registration.
 	 */
 	const ls_gost_key *identity;
+	/* Optional: the current identity key (see ls_handshake_identity_fn); NULL: @identity. */
+	ls_handshake_identity_fn current_identity;
 	/* The secret the unknown-nickname parameters derive from (copied). */
 	const uint8_t *secret;
 	size_t secret_len; /* LS_HANDSHAKE_SECRET_MIN..LS_HANDSHAKE_SECRET_MAX */

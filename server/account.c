@@ -59,6 +59,7 @@ static const char *const audit_events[] = {
 	"resume",            /* 17 */
 	"refused",           /* 18 */
 	"logout",            /* 19 */
+	"counters-reset",    /* 20 */
 };
 
 uint64_t
@@ -402,6 +403,23 @@ lsd_account_set_state(ls_store *store, uint64_t id, lsd_account_state state,
 	return in_write_txn(store, update_in, &u);
 }
 
+int
+lsd_account_reset_counters(ls_store *store, uint64_t id, const ls_sespake_limits *limits,
+                           const char *source)
+{
+	struct update_ctx u = {
+		.id = id,
+		.state = -1,
+		.reset_counters = true,
+		.limits = limits,
+		.source = source,
+		.event = "counters-reset",
+	};
+
+	ls_return_val_if_fail(store != NULL, LS_ERR_INVALID_ARG);
+	return in_write_txn(store, update_in, &u);
+}
+
 struct recreate_ctx {
 	uint64_t id;
 	uint64_t new_token;
@@ -555,4 +573,89 @@ lsd_account_record_success(ls_store *store, const char *nickname, const ls_sespa
 
 	ls_return_val_if_fail(store != NULL && nickname != NULL, LS_ERR_INVALID_ARG);
 	return in_write_txn(store, attempt_in, &c);
+}
+
+/* ---- the registration policy in the store ---------------------------------------------- */
+
+_Static_assert(LSD_REG_CODE_MAX == LS_HANDSHAKE_CODE_MAX, "a code fits the handshake");
+
+static bool
+policy_known(const char *policy)
+{
+	return strcmp(policy, "open") == 0 || strcmp(policy, "closed") == 0 ||
+	       strcmp(policy, "code") == 0;
+}
+
+int
+lsd_registration_code_check(const char *code)
+{
+	size_t n, i;
+
+	ls_return_val_if_fail(code != NULL, LS_ERR_INVALID_ARG);
+	n = strlen(code);
+	if (n == 0 || n > LSD_REG_CODE_MAX)
+		return LS_ERR_BAD_LENGTH;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)code[i] < 0x20 || (unsigned char)code[i] > 0x7e)
+			return LS_ERR_MALFORMED;
+	}
+	if (code[0] == ' ' || code[n - 1] == ' ')
+		return LS_ERR_MALFORMED;
+	return LS_OK;
+}
+
+int
+lsd_registration_get(ls_store *store, char *policy, size_t policy_size, char *code,
+                     size_t code_size)
+{
+	ls_store_txn *txn = NULL;
+	int r;
+
+	ls_return_val_if_fail(store != NULL && policy != NULL && policy_size > 0 && code != NULL &&
+	                          code_size > 0,
+	                      LS_ERR_INVALID_ARG);
+	policy[0] = '\0';
+	code[0] = '\0';
+	if ((r = ls_store_begin(store, false, &txn)) != LS_OK)
+		return r;
+	r = ls_store_setting_get(txn, LSD_SETTING_REGISTRATION, policy, policy_size);
+	if (r == LS_OK) {
+		r = ls_store_setting_get(txn, LSD_SETTING_REGISTRATION_CODE, code, code_size);
+		if (r == LS_ERR_NOT_FOUND)
+			r = LS_OK;
+	}
+	ls_store_rollback(txn);
+	if (r == LS_OK && !policy_known(policy))
+		r = LS_ERR_MALFORMED;
+	if (r != LS_OK) {
+		policy[0] = '\0';
+		ls_wipe(code, code_size);
+	}
+	return r;
+}
+
+int
+lsd_registration_set(ls_store *store, const char *policy, const char *code)
+{
+	ls_store_txn *txn = NULL;
+	int r;
+
+	ls_return_val_if_fail(store != NULL, LS_ERR_INVALID_ARG);
+	if (policy != NULL && !policy_known(policy))
+		return LS_ERR_INVALID_ARG;
+	if (policy != NULL && strcmp(policy, "code") == 0 &&
+	    (r = lsd_registration_code_check(code)) != LS_OK)
+		return r;
+	if ((r = ls_store_begin(store, true, &txn)) != LS_OK)
+		return r;
+	r = ls_store_setting_set(txn, LSD_SETTING_REGISTRATION, policy);
+	if (r == LS_OK)
+		r = ls_store_setting_set(txn, LSD_SETTING_REGISTRATION_CODE,
+		                         policy != NULL && strcmp(policy, "code") == 0 ? code
+		                                                                       : NULL);
+	if (r != LS_OK) {
+		ls_store_rollback(txn);
+		return r;
+	}
+	return ls_store_commit(txn);
 }

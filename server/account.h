@@ -17,7 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
+#include "crypto.h"
 #include "sespake.h"
 #include "store.h"
 
@@ -76,9 +78,18 @@ int lsd_account_set_state(ls_store *store, uint64_t id, lsd_account_state state,
                           const ls_sespake_limits *limits, const char *source);
 
 /*
+ * Puts the RFC 8133 counters back to their initial values (from @limits, NULL: the defaults)
+ * without touching the state: a locked account stays locked (lsd_account_set_state() to
+ * ACTIVE unlocks); audits "counters-reset".  LS_ERR_NOT_FOUND.
+ */
+int lsd_account_reset_counters(ls_store *store, uint64_t id, const ls_sespake_limits *limits,
+                               const char *source);
+
+/*
  * Gives the account a new, empty token and deletes the old one with all its objects, in one
  * transaction after the new token exists.  *@token_id (may be NULL) gets the new token's id.
- * The caller makes sure nothing has the old token open.
+ * Another process may have the old token open: ls11cloudd notices that the account names
+ * another token (server/registry.c) and stops serving the old one.
  */
 int lsd_account_recreate_token(ls_store *store, uint64_t id, const char *source,
                                uint64_t *token_id);
@@ -108,5 +119,60 @@ int lsd_audit(ls_store *store, uint64_t id, const char *event, uint64_t count,
  * docs/server.md); 0 for a name this version does not know.
  */
 uint64_t lsd_audit_event_code(const char *event);
+
+/*
+ * The registration policy the operator set in the store (ls11cloud-admin registration); the
+ * server's configuration applies when the store has none.  Setting names in the store:
+ * LSD_SETTING_REGISTRATION holds "open", "closed" or "code", LSD_SETTING_REGISTRATION_CODE the
+ * code (1..LS_HANDSHAKE_CODE_MAX printable ASCII characters).
+ */
+#define LSD_SETTING_REGISTRATION "registration"
+#define LSD_SETTING_REGISTRATION_CODE "registration-code"
+#define LSD_REG_CODE_MAX 128
+
+/*
+ * Reads the policy into @policy (@policy_size bytes, e.g. 16) and the code (if any; "" when
+ * none) into @code (@code_size bytes, at least LSD_REG_CODE_MAX + 1), in one read transaction.
+ * LS_ERR_NOT_FOUND when the store has no policy (the configuration applies); LS_ERR_MALFORMED
+ * for a stored policy that is not one of the three words.
+ */
+int lsd_registration_get(ls_store *store, char *policy, size_t policy_size, char *code,
+                         size_t code_size);
+
+/*
+ * Sets the policy ("open", "closed", "code"; NULL removes it so that the configuration applies
+ * again) in one write transaction.  "code" needs @code (checked: 1..LSD_REG_CODE_MAX printable
+ * ASCII, no spaces at either end); the other policies remove any stored code.
+ */
+int lsd_registration_set(ls_store *store, const char *policy, const char *code);
+
+/* LS_OK when @code can be a registration code (see above); otherwise LS_ERR_BAD_LENGTH or
+ * LS_ERR_MALFORMED. */
+int lsd_registration_code_check(const char *code);
+
+/* ---- the identity key file (state directory) ------------------------------------------- */
+
+#define LSD_IDENTITY_FILE "identity.key"
+#define LSD_IDENTITY_OLD_FILE "identity.key.old"
+#define LSD_IDENTITY_FILE_MAX 4096
+
+/*
+ * Reads the PKCS#8 identity key at @path (no symlink followed, at most LSD_IDENTITY_FILE_MAX
+ * bytes) into *@out, and (if @st is not NULL) the file's stat as it was read.  LS_ERR_NOT_FOUND
+ * when the file does not exist, LS_ERR_IO (errno kept), LS_ERR_TOO_LARGE, the key's errors.
+ */
+int lsd_identity_read(const char *path, ls_gost_key **out, struct stat *st);
+
+/* The fingerprint clients pin, as 64 lowercase hexadecimal digits. */
+int lsd_identity_fingerprint_hex(const ls_gost_key *key, char hex[65]);
+
+/*
+ * Replaces DIR/identity.key by a new key made like the first one (LS_HANDSHAKE_DEFAULT_CURVE),
+ * atomically: written to a temporary file (0600, the directory owner's), fsync'ed, the old
+ * key hard-linked to DIR/identity.key.old (replacing an older one), then renamed over
+ * identity.key and the directory fsync'ed.  *@old_out / *@new_out (may be NULL) get the keys.
+ * A running ls11cloudd notices the new file at its next registration handshake.
+ */
+int lsd_identity_rotate(const char *state_dir, ls_gost_key **old_out, ls_gost_key **new_out);
 
 #endif /* LS11_SERVER_ACCOUNT_H */

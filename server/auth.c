@@ -2,6 +2,11 @@
  * LS11CLOUD - the server's side of the handshake: account lookup, RFC 8133 counters,
  * registration policy (callbacks of core/handshake.h, run on worker threads).
  *
+ * The registration policy is read from the store at each registration attempt (ls11cloud-admin
+ * registration writes it there while the server runs); the configuration's registration and
+ * registration-code apply only when the store has no policy.  The identity key a registration
+ * is answered with is the current identity.key (server/state.c).
+ *
  * An unknown nickname must cost what a known one costs.  A known one's attempt is a committed
  * store write (the decremented counters, fsync'ed) that takes a few milliseconds; for an
  * unknown one nothing is written, so its begin step sleeps for the running mean of the real
@@ -123,23 +128,67 @@ code_matches(const char *want, const uint8_t *code, size_t code_len)
 	return eq;
 }
 
+/*
+ * The policy in force: the store's (ls11cloud-admin registration), else the configuration's.
+ * @code_buf (LSD_REG_CODE_MAX + 1 bytes) may receive the code; *@want points to the code to
+ * compare with (NULL: none, every code is wrong).  -1 when the store cannot be read.
+ */
+static int
+current_policy(lsd_server *srv, lsd_reg_policy *policy, char *code_buf, const char **want)
+{
+	char word[16];
+	int r;
+
+	*policy = srv->cfg->registration;
+	*want = srv->cfg->registration_code;
+	r = lsd_registration_get(srv->store, word, sizeof(word), code_buf, LSD_REG_CODE_MAX + 1);
+	if (r == LS_ERR_NOT_FOUND)
+		return 0;
+	if (r != LS_OK) {
+		ls_error("the registration policy cannot be read from the store: %s",
+		         ls_strerror(r));
+		return -1;
+	}
+	if (strcmp(word, "open") == 0) {
+		*policy = LSD_REG_OPEN;
+	} else if (strcmp(word, "code") == 0) {
+		*policy = LSD_REG_CODE;
+		/* A policy "code" without its code falls back to the configured code. */
+		if (code_buf[0] != '\0')
+			*want = code_buf;
+	} else {
+		*policy = LSD_REG_CLOSED;
+	}
+	return 0;
+}
+
 static ls_handshake_reg_status
 cb_register(void *user_data, const char *nickname, const ls_sespake_verifier *verifier,
             const uint8_t *code, size_t code_len)
 {
 	lsd_conn *c = user_data;
-	const lsd_config *cfg = c->srv->cfg;
+	char code_buf[LSD_REG_CODE_MAX + 1];
+	const char *want = NULL;
+	lsd_reg_policy policy;
 	uint64_t id = 0;
+	bool match;
 	int r;
 
 	snprintf(c->nickname, sizeof(c->nickname), "%s", nickname);
-	if (cfg->registration == LSD_REG_CLOSED) {
+	if (current_policy(c->srv, &policy, code_buf, &want) != 0) {
+		ls_wipe(code_buf, sizeof(code_buf));
+		return LS_HANDSHAKE_REG_SERVER_ERROR;
+	}
+	if (policy == LSD_REG_CLOSED) {
+		ls_wipe(code_buf, sizeof(code_buf));
 		ls_warning("%s: registration of '%s' refused: registration is closed", c->peer,
 		           nickname);
 		return LS_HANDSHAKE_REG_CLOSED;
 	}
-	if (cfg->registration == LSD_REG_CODE &&
-	    !code_matches(cfg->registration_code, code, code_len)) {
+	match = policy != LSD_REG_CODE ||
+	        (want != NULL && code_matches(want, code, code_len));
+	ls_wipe(code_buf, sizeof(code_buf));
+	if (!match) {
 		ls_warning("%s: registration of '%s' refused: %s registration code", c->peer,
 		           nickname, code_len == 0 ? "no" : "a wrong");
 		return LS_HANDSHAKE_REG_CODE_INVALID;
@@ -159,10 +208,19 @@ cb_register(void *user_data, const char *nickname, const ls_sespake_verifier *ve
 	return LS_HANDSHAKE_REG_OK;
 }
 
+static const ls_gost_key *
+cb_identity(void *user_data)
+{
+	lsd_conn *c = user_data;
+
+	return lsd_state_identity(c->srv);
+}
+
 void
 lsd_auth_setup(lsd_server *srv)
 {
 	ls_handshake_server_config *h = &srv->hs_config;
+	char word[16], code[LSD_REG_CODE_MAX + 1];
 
 	memset(h, 0, sizeof(*h));
 	h->identity = srv->identity;
@@ -172,6 +230,12 @@ lsd_auth_setup(lsd_server *srv)
 	h->begin_attempt = cb_begin;
 	h->record_success = cb_success;
 	h->register_account = cb_register;
+	h->current_identity = cb_identity;
+	if (lsd_registration_get(srv->store, word, sizeof(word), code, sizeof(code)) == LS_OK)
+		ls_info("registration policy '%s' from the store (set with ls11cloud-admin "
+		        "registration): it overrides the configuration's",
+		        word);
+	ls_wipe(code, sizeof(code));
 	/* A first guess of a counter write; the real writes correct it. */
 	srv->attempt_cost_us = 2000;
 }

@@ -11,6 +11,14 @@
  * lease ran out is freed by the once-a-second sweep: its sessions close and its session
  * objects go, as PKCS#11 prescribes for an application that ends.
  *
+ * ls11cloud-admin writes the same store while the server runs.  When it gives an open account
+ * a new token (token wipe) or deletes it, the runtime account becomes stale: the next login
+ * notices (the store names another token) and gets a fresh runtime account on the new token,
+ * and the once-a-second sweep notices too (PRAGMA data_version tells that another process
+ * committed; then the open accounts are compared with the store), so the stale account's
+ * applications get CKR_DEVICE_REMOVED at their next request instead of serving a token that
+ * no longer exists.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
@@ -20,6 +28,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "server-private.h"
+#include "store-sqlite.h"
 
 /* ---- accounts (reg_lock held) ---------------------------------------------------------- */
 
@@ -29,10 +38,22 @@ acct_find_locked(lsd_server *srv, uint64_t id)
 	lsd_acct *a;
 
 	for (a = srv->accts; a != NULL; a = a->next) {
-		if (a->id == id && !a->deleted)
+		if (a->id == id && !a->deleted && !a->stale)
 			return a;
 	}
 	return NULL;
+}
+
+/* The store gave account @a another token or deleted it: nothing joins it any more. */
+static void
+acct_mark_stale_locked(lsd_acct *a, const char *why)
+{
+	if (a->stale)
+		return;
+	a->stale = true;
+	ls_warning("'%s': %s (ls11cloud-admin); its %u application(s) on the old token end at "
+	           "their next request",
+	           a->nickname, why, a->apps);
 }
 
 /* Drops a reference; the last one unlinks the account and hands back its token to close. */
@@ -126,6 +147,12 @@ lsd_app_get(lsd_conn *c)
 
 	pthread_mutex_lock(&c->srv->reg_lock);
 	app = c->app;
+	if (app != NULL && app->acct->stale) {
+		ls_warning("%s: '%s': the token of this application was wiped or its account "
+		           "deleted by the operator",
+		           c->peer, app->acct->nickname);
+		app = NULL;
+	}
 	if (app != NULL)
 		app->refs++;
 	pthread_mutex_unlock(&c->srv->reg_lock);
@@ -189,6 +216,19 @@ lsd_registry_login(lsd_conn *c)
 
 	pthread_mutex_lock(&srv->reg_lock);
 	acct = acct_find_locked(srv, a.id);
+	if (acct != NULL && acct->token_id != a.token_id) {
+		ls_store_account now;
+
+		/* Read again under the lock: a recreate by the client itself changes both. */
+		if (lsd_account_get(srv->store, a.id, &now) == LS_OK &&
+		    now.token_id != acct->token_id)
+			acct_mark_stale_locked(acct, "its token was replaced");
+		if (acct->stale) {
+			acct = NULL;
+			a.token_id = now.token_id;
+		}
+		ls_wipe(&now, sizeof(now));
+	}
 	if (acct == NULL) {
 		if ((acct = calloc(1, sizeof(*acct))) == NULL) {
 			pthread_mutex_unlock(&srv->reg_lock);
@@ -285,6 +325,7 @@ lsd_registry_logout(lsd_conn *c)
 		app->conn = NULL;
 		serial = app->serial;
 		if (app->has_resume && srv->cfg->resume_lease > 0 && !app->acct->deleted &&
+		    !app->acct->stale &&
 		    !srv->stopping) {
 			app->detached_at = lsd_now_ms();
 			app->lease_until = app->detached_at + (int64_t)srv->cfg->resume_lease * 1000;
@@ -397,6 +438,73 @@ app_free_work(void *arg)
 	app_free(app->srv, app);
 }
 
+typedef struct {
+	uint64_t id, token_id;
+} acct_ref;
+
+/* Worker: compares the open accounts with the store when another process committed. */
+static void
+store_check_work(void *arg)
+{
+	lsd_server *srv = arg;
+	ls_store_account a;
+	acct_ref *refs = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	uint64_t version = 0;
+	lsd_acct *acct;
+	int r;
+
+	if (ls_store_sqlite_data_version(srv->store, &version) != LS_OK)
+		return;
+	if (srv->store_version_known && version == srv->store_version)
+		return;
+	srv->store_version_known = true;
+	srv->store_version = version;
+	pthread_mutex_lock(&srv->reg_lock);
+	for (acct = srv->accts; acct != NULL; acct = acct->next) {
+		if (acct->deleted || acct->stale)
+			continue;
+		if (n == cap) {
+			cap = cap == 0 ? 16 : 2 * cap;
+			if ((grown = realloc(refs, cap * sizeof(*refs))) == NULL)
+				break;
+			refs = grown;
+		}
+		refs[n].id = acct->id;
+		refs[n].token_id = acct->token_id;
+		n++;
+	}
+	pthread_mutex_unlock(&srv->reg_lock);
+	for (i = 0; i < n; i++) {
+		r = lsd_account_get(srv->store, refs[i].id, &a);
+		if (r == LS_OK && a.token_id == refs[i].token_id) {
+			ls_wipe(&a, sizeof(a));
+			continue;
+		}
+		ls_wipe(&a, sizeof(a));
+		if (r != LS_OK && r != LS_ERR_NOT_FOUND)
+			continue;
+		pthread_mutex_lock(&srv->reg_lock);
+		for (acct = srv->accts; acct != NULL; acct = acct->next) {
+			if (acct->id == refs[i].id && acct->token_id == refs[i].token_id &&
+			    !acct->deleted)
+				acct_mark_stale_locked(acct, r == LS_OK
+				                                     ? "its token was replaced"
+				                                     : "the account was deleted");
+		}
+		pthread_mutex_unlock(&srv->reg_lock);
+	}
+	free(refs);
+}
+
+static void
+store_check_done(void *arg)
+{
+	lsd_server *srv = arg;
+
+	srv->store_check_queued = false;
+}
+
 void
 lsd_registry_sweep(lsd_server *srv)
 {
@@ -422,6 +530,9 @@ lsd_registry_sweep(lsd_server *srv)
 		if (lsd_pool_submit(srv->pool, app_free_work, NULL, app) != LS_OK)
 			app_free(srv, app);
 	}
+	if (!srv->store_check_queued && !srv->stopping &&
+	    lsd_pool_submit(srv->pool, store_check_work, store_check_done, srv) == LS_OK)
+		srv->store_check_queued = true;
 }
 
 /*

@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,6 +87,9 @@ struct lsd_acct {
 	unsigned apps;  /* applications, live or leased */
 	uint32_t state; /* lsd_account_state, as of the last login or change */
 	bool deleted;   /* unregistered: its token is gone */
+	bool stale;     /* the store no longer gives the account this token (ls11cloud-admin
+	                 * wiped it or deleted the account): no application joins it, and its
+	                 * applications' requests are refused (CKR_DEVICE_REMOVED) */
 };
 
 /* ---- applications (reg_lock, and app->lock where noted) -------------------------------- */
@@ -250,6 +254,20 @@ struct lsd_server {
 
 	/* Unknown-nickname timing: mean cost of a counter write, microseconds. */
 	_Atomic int64_t attempt_cost_us;
+
+	/* state.c: the identity key registrations use now (identity_lock): identity.key's stat
+	 * when it was loaded, and every key loaded since the start (handshakes may still hold
+	 * one; freed at shutdown).  hs_config.identity stays the key of the start. */
+	pthread_mutex_t identity_lock;
+	bool identity_lock_ready;
+	struct stat identity_st;
+	const ls_gost_key *identity_now;
+	struct lsd_key *identity_loaded;
+
+	/* registry.c: checking open accounts against the store after another process wrote. */
+	bool store_check_queued;  /* loop thread */
+	bool store_version_known; /* the check job (one at a time) */
+	uint64_t store_version;
 };
 
 /* Monotonic milliseconds. */
@@ -257,6 +275,13 @@ int64_t lsd_now_ms(void);
 
 /* state.c: the state directory, the identity key and the server secret. */
 int lsd_state_prepare(lsd_server *srv);
+/*
+ * The identity key for a registration handshake now: identity.key is stat'ed and, when it is
+ * another file than the one loaded (ls11cloud-admin server-key rotate), loaded.  Any thread.
+ */
+const ls_gost_key *lsd_state_identity(lsd_server *srv);
+/* Frees the identity keys and what lsd_state_prepare() set up (shutdown). */
+void lsd_state_free(lsd_server *srv);
 
 /* source.c: per-address counting and throttling (loop thread). */
 lsd_source *lsd_source_get(lsd_server *srv, const char *addr);

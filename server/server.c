@@ -325,7 +325,7 @@ lsd_server_free(lsd_server *srv)
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	ls_store_close(srv->store);
-	ls_gost_key_free(srv->identity);
+	lsd_state_free(srv);
 	ls_wipe(srv->secret, sizeof(srv->secret));
 	pthread_mutex_destroy(&srv->reg_lock);
 	if (srv->n_conns == 0)

@@ -6,7 +6,10 @@
  *   DIR/server.secret     32 random bytes behind the unknown-nickname parameters, 0600
  *
  * Both files are made at the first start (written to a temporary name, fsync'ed, then linked
- * into place, so a crash never leaves half a key) and only read afterwards.
+ * into place, so a crash never leaves half a key) and only read afterwards - except that
+ * ls11cloud-admin server-key rotate may replace identity.key (server/identity.c): the server
+ * stats it at each registration handshake and loads the new key for that handshake and the
+ * following ones.  Keys loaded are kept until shutdown, since a handshake borrows its key.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -22,7 +25,7 @@
 #include "log.h"
 #include "server-private.h"
 
-#define IDENTITY_FILE "identity.key"
+#define IDENTITY_FILE LSD_IDENTITY_FILE
 #define SECRET_FILE "server.secret"
 #define KEY_FILE_MAX 4096
 
@@ -155,6 +158,9 @@ load_identity(lsd_server *srv)
 		ls_error("%s: not a GOST R 34.10-2012 private key (%s)", path, ls_strerror(r));
 		return -1;
 	}
+	if (stat(path, &srv->identity_st) != 0)
+		memset(&srv->identity_st, 0, sizeof(srv->identity_st));
+	srv->identity_now = srv->identity;
 	if ((r = ls_handshake_key_fingerprint(srv->identity, fp)) == LS_OK) {
 		for (i = 0; i < sizeof(fp); i++)
 			snprintf(hex + 2 * i, 3, "%02x", fp[i]);
@@ -196,12 +202,90 @@ load_secret(lsd_server *srv)
 	return 0;
 }
 
+struct lsd_key {
+	struct lsd_key *next;
+	ls_gost_key *key;
+};
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+const ls_gost_key *
+lsd_state_identity(lsd_server *srv)
+{
+	char path[4096], hex[65];
+	struct lsd_key *k;
+	ls_gost_key *key = NULL;
+	const ls_gost_key *now;
+	struct stat st, got;
+	int r, err;
+
+	if (!srv->identity_lock_ready || path_in(srv, IDENTITY_FILE, path, sizeof(path)) != 0)
+		return srv->identity;
+	pthread_mutex_lock(&srv->identity_lock);
+	if (stat(path, &st) == 0 && !same_file(&st, &srv->identity_st)) {
+		r = lsd_identity_read(path, &key, &got);
+		err = errno;
+		if (r == LS_OK && (k = calloc(1, sizeof(*k))) == NULL)
+			r = LS_ERR_NOMEM;
+		if (r == LS_OK) {
+			k->key = key;
+			k->next = srv->identity_loaded;
+			srv->identity_loaded = k;
+			srv->identity_now = key;
+			srv->identity_st = got;
+			if (lsd_identity_fingerprint_hex(key, hex) == LS_OK)
+				ls_info("%s changed: registrations now use the key with "
+				        "fingerprint %s",
+				        path, hex);
+		} else {
+			/* Keep the key in use; say so once per version of the file. */
+			ls_gost_key_free(key);
+			srv->identity_st = st;
+			ls_error("%s changed but cannot be used (%s); registrations keep the "
+			         "previous key",
+			         path, r == LS_ERR_IO ? strerror(err) : ls_strerror(r));
+		}
+	}
+	now = srv->identity_now;
+	pthread_mutex_unlock(&srv->identity_lock);
+	return now;
+}
+
+void
+lsd_state_free(lsd_server *srv)
+{
+	struct lsd_key *k;
+
+	while ((k = srv->identity_loaded) != NULL) {
+		srv->identity_loaded = k->next;
+		ls_gost_key_free(k->key);
+		free(k);
+	}
+	ls_gost_key_free(srv->identity);
+	srv->identity = NULL;
+	srv->identity_now = NULL;
+	if (srv->identity_lock_ready)
+		pthread_mutex_destroy(&srv->identity_lock);
+	srv->identity_lock_ready = false;
+}
+
 int
 lsd_state_prepare(lsd_server *srv)
 {
 	const char *dir = srv->cfg->state_dir;
 	struct stat st;
 	int r;
+
+	if (pthread_mutex_init(&srv->identity_lock, NULL) != 0) {
+		ls_error("cannot set up the identity key's lock");
+		return -1;
+	}
+	srv->identity_lock_ready = true;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		ls_error("state directory %s: %s", dir, strerror(errno));

@@ -13,6 +13,7 @@
  *            last_login_from)                                             (version 2)
  *   audit(id, account_id -> accounts ON DELETE CASCADE, at, event, count, source, detail)
  *     with index (account_id, id)                                         (version 2)
+ *   settings(name PRIMARY KEY, value, updated_at)  the server's live settings    (version 3)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -93,6 +94,13 @@ static const char *const migrations[] = {
 	" detail TEXT NOT NULL DEFAULT ''"
 	");"
 	"CREATE INDEX audit_account ON audit (account_id, id);",
+
+	/* 2 -> 3: settings the operator changes while the server runs (ls11cloud-admin) */
+	"CREATE TABLE settings ("
+	" name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),"
+	" value TEXT NOT NULL CHECK (length(value) <= 1024),"
+	" updated_at INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -131,6 +139,9 @@ enum stmt_id {
 	ST_AUDIT_PRUNE,
 	ST_AUDIT_LIST,
 	ST_AUDIT_COUNT,
+	ST_SETTING_GET,
+	ST_SETTING_SET,
+	ST_SETTING_DELETE,
 	ST_COUNT
 };
 
@@ -197,6 +208,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_LIST] = "SELECT id, at, event, count, source, detail FROM audit"
 	                  " WHERE account_id = ?1 AND id >= ?2 ORDER BY id LIMIT ?3",
 	[ST_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE account_id = ?1",
+	[ST_SETTING_GET] = "SELECT value FROM settings WHERE name = ?1",
+	[ST_SETTING_SET] = "INSERT INTO settings (name, value, updated_at) VALUES (?1, ?2, ?3)"
+	                   " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+	                   " updated_at = excluded.updated_at",
+	[ST_SETTING_DELETE] = "DELETE FROM settings WHERE name = ?1",
 };
 
 /* Find: one statement per combination of query fields, built from these constant fragments. */
@@ -1621,8 +1637,90 @@ sq_audit_count(ls_store_txn *txn, uint64_t account_id, uint64_t *count)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Settings
+ * ------------------------------------------------------------------------------------------- */
+
+static int
+sq_setting_get(ls_store_txn *txn, const char *name, char *value, size_t size)
+{
+	sq_store *s = sq_of_txn(txn);
+	sqlite3_stmt *st = NULL;
+	const unsigned char *text;
+	int rc, r, n;
+
+	if ((r = sq_check_txn(s)) != LS_OK || (r = sq_stmt(s, ST_SETTING_GET, &st)) != LS_OK)
+		return r;
+	rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		text = sqlite3_column_text(st, 0);
+		n = sqlite3_column_bytes(st, 0);
+		if (text == NULL || n < 0 || n > LS_STORE_SETTING_VALUE_MAX ||
+		    memchr(text, '\0', (size_t)n) != NULL) {
+			ls_warning("sqlite store %s: the setting '%s' has a malformed value",
+			           s->path, name);
+			r = LS_ERR_MALFORMED;
+		} else if ((size_t)n >= size) {
+			r = LS_ERR_BAD_LENGTH;
+		} else {
+			memcpy(value, text, (size_t)n);
+			value[n] = '\0';
+			r = LS_OK;
+		}
+	} else if (rc == SQLITE_DONE) {
+		r = LS_ERR_NOT_FOUND;
+	} else {
+		r = sq_error(s, rc, "reading a setting");
+	}
+	sq_done(st);
+	return r;
+}
+
+static int
+sq_setting_set(ls_store_txn *txn, const char *name, const char *value)
+{
+	sq_store *s = sq_of_txn(txn);
+	sqlite3_stmt *st = NULL;
+	int rc, r, changed;
+
+	if ((r = sq_check_txn(s)) != LS_OK ||
+	    (r = sq_stmt(s, value != NULL ? ST_SETTING_SET : ST_SETTING_DELETE, &st)) != LS_OK)
+		return r;
+	rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && value != NULL)
+		rc = sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && value != NULL)
+		rc = sqlite3_bind_int64(st, 3, now_seconds());
+	if (rc != SQLITE_OK) {
+		sq_done(st);
+		return sq_error(s, rc, "binding a setting");
+	}
+	return sq_change(s, st, value != NULL ? "writing a setting" : "removing a setting",
+	                 &changed);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Diagnostics
  * ------------------------------------------------------------------------------------------- */
+
+int
+ls_store_sqlite_data_version(ls_store *store, uint64_t *version)
+{
+	sq_store *s = (sq_store *)store;
+	int64_t v = 0;
+	int r;
+
+	ls_return_val_if_fail(store != NULL && store->ops == &sq_ops, LS_ERR_INVALID_ARG);
+	ls_return_val_if_fail(version != NULL, LS_ERR_INVALID_ARG);
+	*version = 0;
+	if ((r = sq_lock(s)) != LS_OK)
+		return r;
+	r = sq_pragma(s, "PRAGMA data_version", &v, NULL, 0);
+	pthread_mutex_unlock(&s->lock);
+	*version = (uint64_t)v;
+	return r;
+}
 
 int
 ls_store_sqlite_query_plan(ls_store *store, const ls_store_query *q, char *buf, size_t size)
@@ -1728,4 +1826,6 @@ static const ls_store_ops sq_ops = {
 	.audit_append = sq_audit_append,
 	.audit_list = sq_audit_list,
 	.audit_count = sq_audit_count,
+	.setting_get = sq_setting_get,
+	.setting_set = sq_setting_set,
 };

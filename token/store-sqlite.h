@@ -25,7 +25,7 @@
 #include "store.h"
 
 /* The schema this code writes; migrations bring older databases up to it at open. */
-#define LS_STORE_SQLITE_SCHEMA_VERSION 2
+#define LS_STORE_SQLITE_SCHEMA_VERSION 3
 
 /* 'LS11' in PRAGMA application_id: marks the file as ours. */
 #define LS_STORE_SQLITE_APPLICATION_ID 0x4c533131
@@ -61,5 +61,13 @@ int ls_store_sqlite_open(const char *path, const ls_store_sqlite_options *opts, 
  */
 int ls_store_sqlite_query_plan(ls_store *store, const ls_store_query *q, char *buf, size_t size);
 int ls_store_sqlite_setting(ls_store *store, const char *name, int64_t *value);
+
+/*
+ * SQLite's PRAGMA data_version of this handle: it changes when another connection (another
+ * handle, another process such as ls11cloud-admin) commits to the database, and only then, so
+ * a long-lived handle learns cheaply whether someone else wrote.  Not inside a transaction of
+ * this thread (LS_ERR_STATE).
+ */
+int ls_store_sqlite_data_version(ls_store *store, uint64_t *version);
 
 #endif /* LS11_TOKEN_STORE_SQLITE_H */

@@ -396,3 +396,38 @@ ls_store_audit_count(ls_store_txn *txn, uint64_t account_id, uint64_t *count)
 		return LS_OK;
 	return txn->store->ops->audit_count(txn, account_id, count);
 }
+
+static bool
+setting_name_ok(const char *name)
+{
+	size_t n = strnlen(name, LS_STORE_SETTING_NAME_MAX + 1);
+
+	return n > 0 && n <= LS_STORE_SETTING_NAME_MAX;
+}
+
+int
+ls_store_setting_get(ls_store_txn *txn, const char *name, char *value, size_t size)
+{
+	ls_return_val_if_fail(value != NULL && size > 0, LS_ERR_INVALID_ARG);
+	value[0] = '\0';
+	ls_return_val_if_fail(txn != NULL && name != NULL, LS_ERR_INVALID_ARG);
+	if (!setting_name_ok(name))
+		return LS_ERR_INVALID_ARG;
+	return txn->store->ops->setting_get(txn, name, value, size);
+}
+
+int
+ls_store_setting_set(ls_store_txn *txn, const char *name, const char *value)
+{
+	int r;
+
+	ls_return_val_if_fail(txn != NULL && name != NULL, LS_ERR_INVALID_ARG);
+	if ((r = check_write(txn)) != LS_OK)
+		return r;
+	if (!setting_name_ok(name))
+		return LS_ERR_INVALID_ARG;
+	if (value != NULL &&
+	    strnlen(value, LS_STORE_SETTING_VALUE_MAX + 1) > LS_STORE_SETTING_VALUE_MAX)
+		return LS_ERR_TOO_LARGE;
+	return txn->store->ops->setting_set(txn, name, value);
+}

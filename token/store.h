@@ -34,7 +34,9 @@
  *   LS_ERR_STATE        also: an account nickname that is already taken
  *
  * Accounts (the server's account layer, schema version 2) live in the same store: one account
- * owns one token, and the audit log rows of an account are deleted with it.
+ * owns one token, and the audit log rows of an account are deleted with it.  Settings (schema
+ * version 3) are named text values the server reads while it runs and the operator's tool
+ * writes (the registration policy): the store does not interpret them.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -178,6 +180,11 @@ typedef struct {
 	char detail[LS_STORE_AUDIT_DETAIL_MAX + 1];
 } ls_store_audit;
 
+/* A setting's name is 1..LS_STORE_SETTING_NAME_MAX bytes, its value text of at most
+ * LS_STORE_SETTING_VALUE_MAX bytes without NUL (schema version 3). */
+#define LS_STORE_SETTING_NAME_MAX 64
+#define LS_STORE_SETTING_VALUE_MAX 1024
+
 /* Called per account (ascending id) / per audit row; the same rules as ls_store_object_cb. */
 typedef int (*ls_store_account_cb)(void *ctx, const ls_store_account *acct);
 typedef int (*ls_store_audit_cb)(void *ctx, const ls_store_audit *row);
@@ -225,6 +232,9 @@ typedef struct {
 	int (*audit_list)(ls_store_txn *txn, uint64_t account_id, uint64_t first_id,
 	                  uint32_t limit, ls_store_audit_cb cb, void *ctx);
 	int (*audit_count)(ls_store_txn *txn, uint64_t account_id, uint64_t *count);
+
+	int (*setting_get)(ls_store_txn *txn, const char *name, char *value, size_t size);
+	int (*setting_set)(ls_store_txn *txn, const char *name, const char *value);
 } ls_store_ops;
 
 /* The common head of every backend's store and transaction structures. */
@@ -387,5 +397,24 @@ int ls_store_audit_list(ls_store_txn *txn, uint64_t account_id, uint64_t first_i
 
 /* The number of audit rows @account_id has (0 for no such account). */
 int ls_store_audit_count(ls_store_txn *txn, uint64_t account_id, uint64_t *count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Settings
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Reads setting @name into @value (@size bytes, NUL-terminated; emptied first).
+ * LS_ERR_NOT_FOUND when the store has no value for it, LS_ERR_BAD_LENGTH when @size is too
+ * small for the value (nothing copied), LS_ERR_INVALID_ARG for an empty or too long name,
+ * LS_ERR_MALFORMED for a stored value this code did not write.
+ */
+int ls_store_setting_get(ls_store_txn *txn, const char *name, char *value, size_t size);
+
+/*
+ * Sets setting @name to @value, or removes it when @value is NULL (removing one that has no
+ * value is LS_OK).  LS_ERR_INVALID_ARG for an empty or too long name, LS_ERR_TOO_LARGE for a
+ * value over LS_STORE_SETTING_VALUE_MAX.  Write transaction.
+ */
+int ls_store_setting_set(ls_store_txn *txn, const char *name, const char *value);
 
 #endif /* LS11_TOKEN_STORE_H */

@@ -1169,6 +1169,65 @@ Test(register, trust_on_first_use_then_a_session)
 	cr_assert(memcmp(&v, &a->v, sizeof(v)) == 0);
 }
 
+/* What the current_identity callback answers (NULL: keep the configured key). */
+static const ls_gost_key *current_key;
+
+static const ls_gost_key *
+cb_current_identity(void *user)
+{
+	(void)user;
+	return current_key;
+}
+
+/* One registration with the callback set; the fingerprint the client saw goes to @got. */
+static void
+register_with_current(struct store *st, const char *nick,
+                      uint8_t got[LS_HANDSHAKE_FINGERPRINT_SIZE])
+{
+	ls_handshake_server_config cfg = server_config(st);
+	struct trust t = { .answer = true };
+	ls_handshake *c, *s = NULL;
+
+	cfg.current_identity = cb_current_identity;
+	cr_assert_eq(ls_handshake_server_new(&cfg, &s), LS_OK);
+	c = client_register(nick, "rotating pw", &t, NULL, NULL);
+	pump(c, s, NULL);
+	assert_ok(c, "registering client");
+	assert_ok(s, "registering server");
+	cr_assert_eq(ls_handshake_server_fingerprint(c, got), LS_OK);
+	cr_assert(memcmp(t.fp, got, LS_HANDSHAKE_FINGERPRINT_SIZE) == 0);
+	ls_handshake_free(c);
+	ls_handshake_free(s);
+}
+
+/* A server that changed its key while running answers with the key of the moment. */
+Test(register, current_identity_callback_gives_the_key_of_the_moment)
+{
+	uint8_t got[LS_HANDSHAKE_FINGERPRINT_SIZE], want[LS_HANDSHAKE_FINGERPRINT_SIZE];
+	ls_gost_key *pub_only = NULL;
+	uint8_t pub[128];
+	struct store st;
+
+	store_init(&st);
+	current_key = identity_key(LS_CURVE_TC26_512_A);
+	register_with_current(&st, "rotated1", got);
+	cr_assert_eq(ls_handshake_key_fingerprint(current_key, want), LS_OK);
+	cr_assert(memcmp(got, want, sizeof(want)) == 0, "the callback's key, not the configured");
+
+	/* NULL, or a key that could not have been configured: the configured key stays. */
+	cr_assert_eq(ls_handshake_key_fingerprint(identity_key(LS_CURVE_TC26_256_A), want), LS_OK);
+	current_key = NULL;
+	register_with_current(&st, "rotated2", got);
+	cr_assert(memcmp(got, want, sizeof(want)) == 0);
+	cr_assert_eq(ls_gost_key_public(identity_key(LS_CURVE_CP_A), pub, 64), LS_OK);
+	cr_assert_eq(ls_gost_key_from_public(LS_CURVE_CP_A, pub, 64, &pub_only), LS_OK);
+	current_key = pub_only;
+	register_with_current(&st, "rotated3", got);
+	cr_assert(memcmp(got, want, sizeof(want)) == 0, "a public-only key is not used");
+	current_key = NULL;
+	ls_gost_key_free(pub_only);
+}
+
 /* The fingerprint is Streebog-256(curve id || LE(x) || LE(y)), as documented. */
 Test(register, fingerprint_is_the_documented_one)
 {

@@ -62,7 +62,7 @@ Test(accounts, admin_add_list_show_delete)
 		          "%s", out);
 		cr_assert_eq(ts_admin(&srv, out, sizeof(out), bad_pw), 1);
 		cr_assert(strstr(out, "at least 6") != NULL, "%s", out);
-		cr_assert_eq(ts_admin(&srv, out, sizeof(out), no_pw), 1);
+		cr_assert_eq(ts_admin(&srv, out, sizeof(out), no_pw), 2);
 		cr_assert(strstr(out, "--password-file") != NULL, "%s", out);
 	}
 	cr_assert_eq(ts_admin(&srv, out, sizeof(out), list), 0, "%s", out);
@@ -264,6 +264,75 @@ Test(accounts, registration_by_code)
 	             "%s", ls_handshake_reason_string(why));
 	ts_login_ok(&c, srv.port, "newbie", "newbie's password");
 	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+/* ls11cloud-admin registration: the store's policy wins over the file, at the next attempt. */
+Test(accounts, registration_policy_from_the_store_while_running)
+{
+	const char *open_[] = { "registration", "open", NULL };
+	const char *code[] = { "registration", "code", "store code", NULL };
+	const char *closed[] = { "registration", "closed", NULL };
+	const char *dflt[] = { "registration", "default", NULL };
+	char out[1024];
+	ls_handshake_reason why;
+
+	ts_config(&srv, "registration = code\nregistration-code = file code\n");
+	ts_start(&srv);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), open_), 0, "%s", out);
+	cr_assert_eq(ts_register(srv.port, "reg-a", "reg-a's password", NULL, &why), LS_OK,
+	             "open: no code needed (%s)", ls_handshake_reason_string(why));
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), code), 0, "%s", out);
+	cr_assert_neq(ts_register(srv.port, "reg-b", "reg-b's password", "file code", &why), LS_OK);
+	cr_assert_eq(why, LS_HS_REGISTRATION_CODE, "the file's code is not the store's");
+	cr_assert_eq(ts_register(srv.port, "reg-b", "reg-b's password", "store code", &why), LS_OK,
+	             "%s", ls_handshake_reason_string(why));
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), closed), 0, "%s", out);
+	cr_assert_neq(ts_register(srv.port, "reg-c", "reg-c's password", "store code", &why),
+	              LS_OK);
+	cr_assert_eq(why, LS_HS_REGISTRATION_CLOSED, "%s", ls_handshake_reason_string(why));
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), dflt), 0, "%s", out);
+	cr_assert_eq(ts_register(srv.port, "reg-c", "reg-c's password", "file code", &why), LS_OK,
+	             "the file's policy again: %s", ls_handshake_reason_string(why));
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+/* ls11cloud-admin token wipe of a token in use: the server stops serving the old token. */
+Test(accounts, token_wipe_while_the_token_is_open)
+{
+	const char *wipe[] = { "token", "wipe", "erin", NULL };
+	const char *show[] = { "user", "show", "erin", NULL };
+	const CK_TOKEN_INFO *ti;
+	ls_rpc_msg *m = NULL;
+	char out[2048];
+	ts_client c, d;
+	CK_RV rv = CKR_OK;
+	int i;
+
+	ts_start(&srv);
+	ts_add_user(&srv, "erin", "erin's password", true);
+	ts_login_ok(&c, srv.port, "erin", "erin's password");
+	ts_init_token(&c, "123456");
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), wipe), 0, "%s", out);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), show), 0, "%s", out);
+	cr_assert(strstr(out, "not initialized, 0 objects") != NULL, "%s", out);
+	/* The open connection: answered from the old token until the server notices (~1 s). */
+	for (i = 0; i < 50; i++) {
+		rv = TS_CALL0(&c, LS_RPC_C_GetTokenInfo, NULL);
+		if (rv != CKR_OK)
+			break;
+		usleep(100000);
+	}
+	cr_assert_eq(rv, CKR_DEVICE_REMOVED, "rv 0x%lx after %d tries", (unsigned long)rv, i);
+	ts_close(&c);
+	/* A new login gets the new, uninitialised token. */
+	ts_login_ok(&d, srv.port, "erin", "erin's password");
+	cr_assert_eq(TS_CALL0(&d, LS_RPC_C_GetTokenInfo, &m), CKR_OK);
+	ti = ls_rpc_msg_arg(m, 0, 'I')->token_info;
+	cr_assert_eq(ti->flags & CKF_TOKEN_INITIALIZED, 0, "the wiped token is uninitialised");
+	ls_rpc_msg_free(m);
+	ts_init_token(&d, "654321");
+	ts_close(&d);
 	cr_assert_eq(ts_stop(&srv), 0);
 }
 

@@ -2,7 +2,8 @@
  * ls11cloudd as a process: it starts on an ephemeral port and says so, keeps its state where
  * it is told (identity key and secret 0600, made once), takes settings from a file and the
  * command line, refuses bad settings with a reason, and stops cleanly on SIGTERM - also with
- * clients connected and with the pipe of frames cut in the middle.
+ * clients connected and with the pipe of frames cut in the middle.  An identity key rotated by
+ * ls11cloud-admin is used by the next registration without a restart.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -78,6 +79,89 @@ Test(lifecycle, identity_key_is_kept_across_restarts)
 	cr_assert_arr_eq(a, b, la, "the second start reads the key the first one made");
 	cr_assert_eq(ts_admin(&srv, out, sizeof(out), fp_args), 0, "%s", out);
 	cr_assert_eq(strlen(out), 65, "a 32-byte fingerprint in hex: %s", out);
+}
+
+/* The fingerprint @out of "ls11cloud-admin fingerprint" (64 hex digits and a newline). */
+static void
+parse_fp(const char *out, uint8_t fp[LS_HANDSHAKE_FINGERPRINT_SIZE])
+{
+	unsigned v;
+	size_t i;
+
+	cr_assert_geq(strlen(out), 64, "%s", out);
+	for (i = 0; i < LS_HANDSHAKE_FINGERPRINT_SIZE; i++) {
+		cr_assert_eq(sscanf(out + 2 * i, "%2x", &v), 1, "%s", out);
+		fp[i] = (uint8_t)v;
+	}
+}
+
+/* A registration that pins @fp; returns its status and the reason. */
+static int
+register_pinned(const char *nick, const uint8_t fp[LS_HANDSHAKE_FINGERPRINT_SIZE],
+                ls_handshake_reason *why)
+{
+	ls_handshake_client_params p;
+	ls_handshake *hs = NULL;
+	ls_transport *t = ts_connect(srv.port);
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.purpose = LS_HANDSHAKE_REGISTER;
+	p.nickname = nick;
+	p.password = "a password";
+	p.password_len = strlen(p.password);
+	p.pinned_fingerprint = fp;
+	cr_assert_eq(ls_handshake_client_new(&p, &hs), LS_OK);
+	r = ls_handshake_client_run(hs, t, TS_TIMEOUT_MS);
+	*why = ls_handshake_get_reason(hs);
+	ls_handshake_free(hs);
+	ls_transport_free(t);
+	return r;
+}
+
+/* ls11cloud-admin server-key rotate while the server runs: the next registration uses it. */
+Test(lifecycle, a_rotated_identity_key_is_used_without_a_restart)
+{
+	const char *extra[] = { "--registration", "open", NULL };
+	const char *fp_args[] = { "server-key", "show", NULL };
+	const char *rotate[] = { "server-key", "rotate", NULL };
+	uint8_t old_fp[LS_HANDSHAKE_FINGERPRINT_SIZE], new_fp[LS_HANDSHAKE_FINGERPRINT_SIZE];
+	char out[2048], path[160];
+	ls_handshake_reason why;
+	struct stat st;
+	FILE *f;
+
+	ts_start_args(&srv, extra);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), fp_args), 0, "%s", out);
+	parse_fp(out, old_fp);
+	cr_assert_eq(register_pinned("before", old_fp, &why), LS_OK, "%s",
+	             ls_handshake_reason_string(why));
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), rotate), 0, "%s", out);
+	cr_assert(strstr(out, "old fingerprint: ") != NULL && strstr(out, "pinned") != NULL, "%s",
+	          out);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), fp_args), 0, "%s", out);
+	parse_fp(out, new_fp);
+	cr_assert(memcmp(old_fp, new_fp, sizeof(old_fp)) != 0, "a new key");
+	snprintf(path, sizeof(path), "%s/state/identity.key.old", srv.dir);
+	cr_assert_eq(stat(path, &st), 0, "the old key is kept");
+	cr_assert_eq(st.st_mode & 07777, 0600);
+
+	cr_assert_neq(register_pinned("old-pin", old_fp, &why), LS_OK);
+	cr_assert_eq(why, LS_HS_SERVER_KEY_MISMATCH, "%s", ls_handshake_reason_string(why));
+	cr_assert_eq(register_pinned("new-pin", new_fp, &why), LS_OK, "%s",
+	             ls_handshake_reason_string(why));
+
+	/* A broken identity.key (not the tool's doing) is refused; the key in use stays. */
+	snprintf(path, sizeof(path), "%s/state/identity.key.tmp", srv.dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("not a key", f);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s/state/identity.key", srv.dir);
+	cr_assert_eq(rename(path, out), 0);
+	cr_assert_eq(register_pinned("after-junk", new_fp, &why), LS_OK, "%s",
+	             ls_handshake_reason_string(why));
+	cr_assert_eq(ts_stop(&srv), 0);
 }
 
 Test(lifecycle, stops_cleanly_with_clients_in_every_state)

@@ -1138,11 +1138,98 @@ Test(store, version_1_database_migrates_and_keeps_its_tokens)
 	cr_assert_eq(ls_store_sqlite_open(path, NULL, &store), LS_OK);
 	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
 	cr_assert_eq(ls_store_schema_version(txn, &version), LS_OK);
-	cr_assert_eq(version, 2);
+	cr_assert_eq(version, LS_STORE_SQLITE_SCHEMA_VERSION);
 	cr_assert_eq(ls_store_token_get(txn, 1, &tok), LS_OK);
 	cr_assert_eq(tok.flags, 1024);
 	a = account_record("alice", 1);
 	cr_assert_eq(ls_store_account_create(txn, &a, &id), LS_OK);
 	cr_assert_eq(ls_store_commit(txn), LS_OK);
 	cr_assert_eq(ls_store_check_integrity(store), LS_OK);
+}
+
+/* ---- settings (schema version 3) --------------------------------------------------------- */
+
+Test(store, settings_set_get_replace_remove_and_persist)
+{
+	char value[LS_STORE_SETTING_VALUE_MAX + 1], big[LS_STORE_SETTING_VALUE_MAX + 2], small[4];
+	ls_store_txn *txn;
+
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_setting_get(txn, "registration", value, sizeof(value)),
+	             LS_ERR_NOT_FOUND);
+	cr_assert_str_empty(value);
+	cr_assert_eq(ls_store_setting_set(txn, "registration", "open"), LS_OK);
+	cr_assert_eq(ls_store_setting_get(txn, "registration", value, sizeof(value)), LS_OK);
+	cr_assert_str_eq(value, "open");
+	cr_assert_eq(ls_store_setting_set(txn, "registration", "code"), LS_OK);
+	cr_assert_eq(ls_store_setting_set(txn, "registration-code", "Xy7-secret"), LS_OK);
+	cr_assert_eq(ls_store_setting_set(txn, "empty", ""), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+
+	/* Limits: names 1..64, values up to 1024, a too small buffer copies nothing. */
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_setting_get(txn, "registration-code", small, sizeof(small)),
+	             LS_ERR_BAD_LENGTH);
+	cr_assert_str_empty(small);
+	cr_assert_eq(ls_store_setting_set(txn, "", "x"), LS_ERR_INVALID_ARG);
+	memset(big, 'n', 65);
+	big[65] = '\0';
+	cr_assert_eq(ls_store_setting_set(txn, big, "x"), LS_ERR_INVALID_ARG);
+	big[64] = '\0';
+	cr_assert_eq(ls_store_setting_set(txn, big, "64 is fine"), LS_OK);
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	cr_assert_eq(ls_store_setting_set(txn, "big", big), LS_ERR_TOO_LARGE);
+	big[LS_STORE_SETTING_VALUE_MAX] = '\0';
+	cr_assert_eq(ls_store_setting_set(txn, "big", big), LS_OK);
+	cr_assert_eq(ls_store_setting_get(txn, "big", value, sizeof(value)), LS_OK);
+	cr_assert_eq(strlen(value), LS_STORE_SETTING_VALUE_MAX);
+	ls_store_rollback(txn);
+
+	/* A write needs a write transaction. */
+	cr_assert_eq(ls_store_begin(store, false, &txn), LS_OK);
+	cr_assert_eq(ls_store_setting_set(txn, "registration", "closed"), LS_ERR_STATE);
+	cr_assert_eq(ls_store_setting_get(txn, "big", value, sizeof(value)), LS_ERR_NOT_FOUND);
+	ls_store_rollback(txn);
+
+	/* What was committed survives a reopen; removal is final and idempotent. */
+	ls_store_close(store);
+	cr_assert_eq(ls_store_sqlite_open(path, NULL, &store), LS_OK);
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_setting_get(txn, "registration", value, sizeof(value)), LS_OK);
+	cr_assert_str_eq(value, "code");
+	cr_assert_eq(ls_store_setting_get(txn, "registration-code", value, sizeof(value)), LS_OK);
+	cr_assert_str_eq(value, "Xy7-secret");
+	cr_assert_eq(ls_store_setting_get(txn, "empty", value, sizeof(value)), LS_OK);
+	cr_assert_str_empty(value);
+	cr_assert_eq(ls_store_setting_set(txn, "registration-code", NULL), LS_OK);
+	cr_assert_eq(ls_store_setting_set(txn, "registration-code", NULL), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+	cr_assert_eq(ls_store_begin(store, false, &txn), LS_OK);
+	cr_assert_eq(ls_store_setting_get(txn, "registration-code", value, sizeof(value)),
+	             LS_ERR_NOT_FOUND);
+	ls_store_rollback(txn);
+}
+
+Test(store, another_handles_commit_changes_the_data_version)
+{
+	ls_store *other = NULL;
+	ls_store_txn *txn;
+	uint64_t v0 = 0, v1 = 0, v2 = 0;
+
+	cr_assert_eq(ls_store_sqlite_open(path, NULL, &other), LS_OK);
+	cr_assert_eq(ls_store_sqlite_data_version(store, &v0), LS_OK);
+	/* This handle's own commit does not count as someone else's. */
+	cr_assert_eq(ls_store_begin(store, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_setting_set(txn, "registration", "open"), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+	cr_assert_eq(ls_store_sqlite_data_version(store, &v1), LS_OK);
+	cr_assert_eq(v1, v0);
+	/* The other handle's (ls11cloud-admin's, say) does; and the value is seen at once. */
+	cr_assert_eq(ls_store_begin(other, true, &txn), LS_OK);
+	cr_assert_eq(ls_store_setting_set(txn, "registration", "closed"), LS_OK);
+	cr_assert_eq(ls_store_commit(txn), LS_OK);
+	cr_assert_eq(ls_store_sqlite_data_version(store, &v2), LS_OK);
+	cr_assert_neq(v2, v1);
+	ls_store_close(other);
 }
