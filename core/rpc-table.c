@@ -8,6 +8,7 @@
 #include "rpc.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -139,6 +140,49 @@ ls_rpc_mechanism_param_kind(CK_MECHANISM_TYPE type)
 		if (mech_table[i].type == type)
 			return mech_table[i].kind;
 	return LS_RPC_PARAM_NONE;
+}
+
+/* Event names and their wire codes: append only, never renumber. */
+static const char *const audit_events[] = {
+	NULL,                /* 0: unknown */
+	"created",           /* 1 */
+	"connect",           /* 2 */
+	"disconnect",        /* 3 */
+	"auth-failed",       /* 4 */
+	"locked",            /* 5 */
+	"login",             /* 6 */
+	"login-failed",      /* 7 */
+	"pin-changed",       /* 8 */
+	"pin-initialized",   /* 9 */
+	"token-initialized", /* 10 */
+	"keygen",            /* 11 */
+	"sign",              /* 12 */
+	"object-deleted",    /* 13 */
+	"password-changed",  /* 14 */
+	"state-changed",     /* 15 */
+	"token-recreated",   /* 16 */
+	"resume",            /* 17 */
+	"refused",           /* 18 */
+	"logout",            /* 19 */
+	"counters-reset",    /* 20 */
+};
+
+const char *
+ls_rpc_audit_event_name(uint64_t code)
+{
+	return code < sizeof(audit_events) / sizeof(audit_events[0]) ? audit_events[code] : NULL;
+}
+
+uint64_t
+ls_rpc_audit_event_code(const char *name)
+{
+	size_t i;
+
+	for (i = 1; name != NULL && i < sizeof(audit_events) / sizeof(audit_events[0]); i++) {
+		if (strcmp(name, audit_events[i]) == 0)
+			return i;
+	}
+	return 0;
 }
 
 const char *

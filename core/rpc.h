@@ -359,9 +359,17 @@ typedef struct {
 typedef struct {
 	uint64_t seq;     /* sequence number in the account log */
 	uint64_t time;    /* Unix time, seconds */
-	uint64_t event;   /* server-defined event code */
+	uint64_t event;   /* event code: ls_rpc_audit_event_name() */
 	const char *text; /* text */
 } ls_rpc_log_entry;
+
+/*
+ * The account log's event codes (docs/server.md lists them): the short name of @code
+ * ("created", "login-failed", ...) or NULL for a code this version does not know; the code of
+ * @name, 0 when unknown.  One table for the server that writes them and the tools that read.
+ */
+const char *ls_rpc_audit_event_name(uint64_t code);
+uint64_t ls_rpc_audit_event_code(const char *name);
 
 /*
  * One item of a message: @kind is its signature letter, and the member named in the table of

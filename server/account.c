@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "handshake.h"
 #include "log.h"
+#include "rpc.h"
 #include "store-sqlite.h"
 #include "token.h"
 
@@ -37,41 +38,10 @@ lsd_account_state_name(uint32_t state)
 	}
 }
 
-/* Event names and their wire codes: append only, never renumber. */
-static const char *const audit_events[] = {
-	NULL,                /* 0: unknown */
-	"created",           /* 1 */
-	"connect",           /* 2 */
-	"disconnect",        /* 3 */
-	"auth-failed",       /* 4 */
-	"locked",            /* 5 */
-	"login",             /* 6 */
-	"login-failed",      /* 7 */
-	"pin-changed",       /* 8 */
-	"pin-initialized",   /* 9 */
-	"token-initialized", /* 10 */
-	"keygen",            /* 11 */
-	"sign",              /* 12 */
-	"object-deleted",    /* 13 */
-	"password-changed",  /* 14 */
-	"state-changed",     /* 15 */
-	"token-recreated",   /* 16 */
-	"resume",            /* 17 */
-	"refused",           /* 18 */
-	"logout",            /* 19 */
-	"counters-reset",    /* 20 */
-};
-
 uint64_t
 lsd_audit_event_code(const char *event)
 {
-	size_t i;
-
-	for (i = 1; i < sizeof(audit_events) / sizeof(audit_events[0]); i++) {
-		if (event != NULL && strcmp(event, audit_events[i]) == 0)
-			return i;
-	}
-	return 0;
+	return ls_rpc_audit_event_code(event);
 }
 
 int

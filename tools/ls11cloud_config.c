@@ -1339,19 +1339,6 @@ out:
 	return rc;
 }
 
-static const char *
-event_name(uint64_t e)
-{
-	static const char *const names[] = {
-		"?", "created", "connect", "disconnect", "auth-failed", "locked", "login",
-		"login-failed", "pin-changed", "pin-initialized", "token-initialized", "keygen",
-		"sign", "object-deleted", "password-changed", "state-changed", "token-recreated",
-		"resume", "refused",
-	};
-
-	return e < sizeof(names) / sizeof(names[0]) ? names[e] : "?";
-}
-
 static int
 cmd_log(void)
 {
@@ -1383,13 +1370,19 @@ cmd_log(void)
 		for (CK_ULONG i = 0; i < e->log.n; i++) {
 			const ls_rpc_log_entry *en = &e->log.v[i];
 			time_t tt = (time_t)en->time;
+			const char *name = ls_rpc_audit_event_name(en->event);
 			struct tm tm;
-			char buf[64];
+			char buf[64], unknown[32];
 
+			if (name == NULL) {
+				/* A newer server's event: its number, rather than nothing. */
+				snprintf(unknown, sizeof(unknown), "event-%llu",
+				         (unsigned long long)en->event);
+				name = unknown;
+			}
 			localtime_r(&tt, &tm);
 			strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-			printf("%s  %-17s %s\n", buf, event_name(en->event),
-			       en->text != NULL ? en->text : "");
+			printf("%s  %-17s %s\n", buf, name, en->text != NULL ? en->text : "");
 		}
 		more = b->b && n->ul > next;
 		next = n->ul;

@@ -344,6 +344,9 @@ def reset_counters(w):
     check("unlock: the login works again", rc == 0, err)
     rc, out, err = w.admin("user", "log", "ctr")
     check("the audit log records counters-reset", "counters-reset" in out, out)
+    rc, out, err = w.config("ctr", "log")
+    check("ls11cloud_config log names the event too", rc == 0 and "counters-reset" in out
+          and "?" not in out.split(), out + err)
 
 
 def token_wipe(w):
