@@ -21,7 +21,8 @@ COLLECTION = "/org/freedesktop/secrets/collection/login"
 
 
 def main(argv):
-    if len(argv) < 1 or argv[0] not in ("lock", "unlock") or (argv[0] == "unlock") != (len(argv) == 2):
+    if not argv or argv[0] not in ("lock", "unlock") or \
+            (argv[0] == "unlock") != (len(argv) == 2):
         print("usage: keyring-ctl.py lock | unlock PASSWORD", file=sys.stderr)
         return 2
     bus = dbus.SessionBus()
