@@ -52,7 +52,7 @@ p = subprocess.run([%(python)r, %(ctl)r, "unlock", "keyring-pass"], capture_outp
 out(unlock=p.returncode, unlock_out=p.stdout + p.stderr)
 slot = lib.waitForSlotEvent()
 out(event=slot, present2=list(lib.getSlotList(tokenPresent=True)))
-lib.initToken(10, "87654321", "keyring")
+lib.initToken(10, "87654321", "keyring".ljust(32))  # 32 bytes, as C_InitToken reads
 s = lib.openSession(10, CKF_SERIAL_SESSION | CKF_RW_SESSION)
 s.login("87654321", CKU_SO)
 out(login=True)

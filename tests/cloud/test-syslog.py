@@ -124,7 +124,7 @@ def main():
             lib = load()
             slots = list(lib.getSlotList(tokenPresent=True))
             out(present=slots)
-            lib.initToken(10, %(so)r, "syslog")
+            lib.initToken(10, %(so)r, "syslog".ljust(32))  # 32 bytes, as C_InitToken reads
             s = lib.openSession(10, CKF_SERIAL_SESSION | CKF_RW_SESSION)
             s.login(%(so)r, CKU_SO)
             s.initPin(%(user)r)
