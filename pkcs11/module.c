@@ -19,6 +19,9 @@
  * round trips.  The cost of deferring: an XInit error (a key that cannot sign, ...) is reported
  * by the X call that follows.
  *
+ * A single-part call over more input than one message carries goes as its multi-part equivalent
+ * (XUpdate pieces + XFinal, op_carry) for the mechanisms the engine runs multi-part.
+ *
  * C_Initialize never fails because a server is down or a keyring is locked: the slot then shows
  * no token, and C_WaitForSlotEvent reports when it appears.
  *
@@ -1304,7 +1307,8 @@ op_carry_length(lsc_op_kind kind, CK_MECHANISM_TYPE mech, CK_ULONG len, CK_ULONG
 		case CKM_KUZNYECHIK_CTR_ACPKM:
 		case CKM_MAGMA_CTR_ACPKM:
 		case CKM_GOST28147:
-			*need = len; /* ECB, counter and CFB modes: the output is as long as the input */
+			/* ECB, counter and CFB modes: the output is as long as the input. */
+			*need = len;
 			return true;
 		default:
 			return false;
