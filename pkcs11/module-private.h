@@ -55,7 +55,7 @@ typedef struct {
 	uint8_t *param;
 	CK_OBJECT_HANDLE key;    /* DEFERRED: the remote key handle */
 	ls_md_ctx *md;           /* LOCAL */
-	bool updated;            /* LOCAL: an update was made (C_Digest is refused then) */
+	bool updated;            /* an update was made (a single-part call is refused then) */
 } lsc_op;
 
 typedef struct lsc_attr_entry lsc_attr_entry;

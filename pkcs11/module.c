@@ -19,6 +19,9 @@
  * round trips.  The cost of deferring: an XInit error (a key that cannot sign, ...) is reported
  * by the X call that follows.
  *
+ * A single-part call over more input than one message carries goes as its multi-part equivalent
+ * (XUpdate pieces + XFinal, op_carry) for the mechanisms the engine runs multi-part.
+ *
  * C_Initialize never fails because a server is down or a keyring is locked: the slot then shows
  * no token, and C_WaitForSlotEvent reports when it appears.
  *
@@ -68,6 +71,11 @@
 #define LSC_ENV_STATS "LS11CLOUD_STATS"
 /* Input of one update call at most (larger inputs go in several). */
 #define LSC_UPDATE_CHUNK ((size_t)512 * 1024)
+/*
+ * Input of one single-part call at most (it and its output fit one message).  A larger C_Sign,
+ * C_Verify, C_Digest, C_Encrypt or C_Decrypt goes as its multi-part equivalent (op_carry).
+ */
+#define LSC_SINGLE_MAX ((size_t)768 * 1024)
 
 /* ---------------------------------------------------------------------------------------------
  * State
@@ -1277,6 +1285,150 @@ op_local_digest(lsc_op *op, const CK_BYTE *data, CK_ULONG len, CK_BYTE *out, CK_
 	return CKR_OK;
 }
 
+static CK_RV op_update(lsc_session *s, lsc_op_kind kind, const CK_BYTE *part, CK_ULONG len);
+static CK_RV op_final(lsc_session *s, lsc_op_kind kind, CK_BYTE *out, CK_ULONG *out_len);
+
+/*
+ * Whether a single-part operation of @kind with @mech over @len bytes can go as its multi-part
+ * equivalent, and then in *@need the exact length of its output.  Not for the single-part-only
+ * mechanisms (MGM, raw CKM_GOSTR3410 on a digest) nor for those the engine does not list: such
+ * a large input keeps the length error of its single call.
+ */
+static bool
+op_carry_length(lsc_op_kind kind, CK_MECHANISM_TYPE mech, CK_ULONG len, CK_ULONG *need)
+{
+	switch (kind) {
+	case LSC_OP_ENCRYPT:
+	case LSC_OP_DECRYPT:
+		switch (mech) {
+		case CKM_KUZNYECHIK_ECB:
+		case CKM_MAGMA_ECB:
+		case CKM_GOST28147_ECB:
+		case CKM_KUZNYECHIK_CTR_ACPKM:
+		case CKM_MAGMA_CTR_ACPKM:
+		case CKM_GOST28147:
+			/* ECB, counter and CFB modes: the output is as long as the input. */
+			*need = len;
+			return true;
+		default:
+			return false;
+		}
+	case LSC_OP_SIGN:
+	case LSC_OP_VERIFY:
+		switch (mech) {
+		case CKM_GOSTR3410:
+		case CKM_GOSTR3410_512:
+			return false;
+		case CKM_KUZNYECHIK_MAC:
+			*need = 16;
+			return true;
+		case CKM_MAGMA_MAC:
+			*need = 8;
+			return true;
+		case CKM_GOST28147_MAC:
+			*need = 4;
+			return true;
+		default:
+			*need = lsc_sign_length(mech);
+			return *need != 0;
+		}
+	case LSC_OP_DIGEST:
+		*need = lsc_digest_length(mech);
+		return *need != 0;
+	default:
+		return false;
+	}
+}
+
+/*
+ * A single-part X over more than one message carries: XUpdate in pieces, then XFinal, with the
+ * single call's rules.  The length query and CKR_BUFFER_TOO_SMALL are answered here and keep the
+ * operation; any other error ends the operation (the server ended its part with it).
+ */
+static CK_RV
+op_carry(lsc_session *s, lsc_op_kind kind, const CK_BYTE *data, CK_ULONG len, CK_BYTE *out,
+         CK_ULONG *out_len, CK_ULONG need)
+{
+	lsc_op *op = &s->ops[kind];
+	CK_ULONG done = 0;
+	CK_RV rv;
+
+	if (out == NULL || *out_len < need) {
+		count_local();
+		*out_len = need;
+		return out == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+	}
+	if (kind != LSC_OP_ENCRYPT && kind != LSC_OP_DECRYPT) {
+		if ((rv = op_update(s, kind, data, len)) != CKR_OK)
+			return rv;
+		return op_final(s, kind, out, out_len);
+	}
+	if ((rv = op_flush(s, kind)) != CKR_OK)
+		return rv;
+	while (rv == CKR_OK && len > 0) {
+		CK_ULONG n = len > LSC_UPDATE_CHUNK ? (CK_ULONG)LSC_UPDATE_CHUNK : len;
+		CK_ULONG got = *out_len - done;
+		ls_rpc_value args[] = {LS_RPC_HANDLE(s->remote), LS_RPC_BYTES(data, n),
+		                       LS_RPC_OUT(out + done, got)};
+		ls_rpc_msg *msg = NULL;
+
+		rv = call_session(s, op_calls[kind].update, args, 3, &msg);
+		rv = deliver_out(msg, 0, rv, out + done, &got);
+		ls_rpc_msg_free(msg);
+		if (rv == CKR_OK)
+			done += got;
+		data += n;
+		len -= n;
+	}
+	if (rv == CKR_OK) {
+		CK_ULONG got = *out_len - done;
+		ls_rpc_value args[] = {LS_RPC_HANDLE(s->remote), LS_RPC_OUT(out + done, got)};
+		ls_rpc_msg *msg = NULL;
+
+		rv = call_session(s, op_calls[kind].final, args, 2, &msg);
+		rv = deliver_out(msg, 0, rv, out + done, &got);
+		ls_rpc_msg_free(msg);
+		if (rv == CKR_OK)
+			done += got;
+	}
+	if (rv == CKR_BUFFER_TOO_SMALL) {
+		/* The output is never longer than op_carry_length said: the server disagrees. */
+		ls_warning("libls11cloud: %s: the output of %lu bytes is longer than expected",
+		           ls_rpc_call_name(op_calls[kind].update), (unsigned long)len);
+		rv = CKR_DEVICE_ERROR;
+	}
+	if (rv == CKR_OK)
+		*out_len = done;
+	lsc_op_clear(op);
+	return rv;
+}
+
+/*
+ * After a single call over an input no message carries (CKR_DATA_LEN_RANGE or
+ * CKR_ENCRYPTED_DATA_LEN_RANGE from the encoder: nothing was sent) for a mechanism that is
+ * single-part only: the error ends the operation, so the server's must end too.  An empty
+ * update does it (the engine answers a single-part-only mechanism's update with
+ * CKR_FUNCTION_NOT_SUPPORTED and ends the operation); its answer is not the caller's.
+ */
+static void
+op_end_remote(lsc_session *s, lsc_op_kind kind)
+{
+	CK_BYTE none = 0;
+	ls_rpc_msg *msg = NULL;
+
+	if (kind == LSC_OP_ENCRYPT || kind == LSC_OP_DECRYPT) {
+		ls_rpc_value args[] = {LS_RPC_HANDLE(s->remote), LS_RPC_BYTES(&none, 0),
+		                       LS_RPC_OUT(&none, 0)};
+
+		(void)call_session(s, op_calls[kind].update, args, 3, &msg);
+	} else {
+		ls_rpc_value args[] = {LS_RPC_HANDLE(s->remote), LS_RPC_BYTES(&none, 0)};
+
+		(void)call_session(s, op_calls[kind].update, args, 2, &msg);
+	}
+	ls_rpc_msg_free(msg);
+}
+
 /* X: single-part Encrypt, Decrypt, Digest, Sign. */
 static CK_RV
 op_single(lsc_session *s, lsc_op_kind kind, const CK_BYTE *data, CK_ULONG len, CK_BYTE *out,
@@ -1291,15 +1443,19 @@ op_single(lsc_session *s, lsc_op_kind kind, const CK_BYTE *data, CK_ULONG len, C
 	case LSC_OPS_NONE:
 		count_local();
 		return CKR_OPERATION_NOT_INITIALIZED;
-	case LSC_OPS_LOCAL:
-		if (op->updated) {
-			count_local();
-			return CKR_OPERATION_ACTIVE;
-		}
-		return op_local_digest(op, data, len, out, out_len);
 	default:
 		break;
 	}
+	/* After an update, a single-part call is refused and the operation goes on (the engine's
+	 * rule, kept here so the module's state stays the server's). */
+	if (op->updated) {
+		count_local();
+		return CKR_OPERATION_ACTIVE;
+	}
+	if (op->state == LSC_OPS_LOCAL)
+		return op_local_digest(op, data, len, out, out_len);
+	if (len > LSC_SINGLE_MAX && op_carry_length(kind, op->mech, len, &known))
+		return op_carry(s, kind, data, len, out, out_len, known);
 
 	known = op_known_length(op, kind);
 	if (known != 0 && (out == NULL || *out_len < known)) {
@@ -1318,6 +1474,9 @@ op_single(lsc_session *s, lsc_op_kind kind, const CK_BYTE *data, CK_ULONG len, C
 		                       LS_RPC_OUT(out, *out_len)};
 
 		rv = call_session(s, op_calls[kind].single, args, 3, &msg);
+		if (len > LSC_SINGLE_MAX &&
+		    (rv == CKR_DATA_LEN_RANGE || rv == CKR_ENCRYPTED_DATA_LEN_RANGE))
+			op_end_remote(s, kind);
 	}
 	rv = deliver_out(msg, 0, rv, out, out_len);
 	op_after(op, rv, out == NULL);
@@ -1361,6 +1520,8 @@ op_update(lsc_session *s, lsc_op_kind kind, const CK_BYTE *part, CK_ULONG len)
 	} while (rv == CKR_OK && len > 0);
 	if (rv != CKR_OK)
 		lsc_op_clear(op);
+	else
+		op->updated = true;
 	return rv;
 }
 
@@ -1388,6 +1549,8 @@ op_update_out(lsc_session *s, lsc_op_kind kind, const CK_BYTE *part, CK_ULONG le
 	rv = deliver_out(msg, 0, rv, out, out_len);
 	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
 		lsc_op_clear(op);
+	else if (rv == CKR_OK)
+		op->updated = true;
 	ls_rpc_msg_free(msg);
 	return rv;
 }
@@ -1436,11 +1599,22 @@ op_verify(lsc_session *s, bool final, const CK_BYTE *data, CK_ULONG len, const C
 {
 	lsc_op *op = &s->ops[LSC_OP_VERIFY];
 	ls_rpc_msg *msg = NULL;
+	CK_ULONG need;
 	CK_RV rv;
 
 	if (op->state == LSC_OPS_NONE) {
 		count_local();
 		return CKR_OPERATION_NOT_INITIALIZED;
+	}
+	if (!final && op->updated) {
+		count_local();
+		return CKR_OPERATION_ACTIVE;
+	}
+	if (!final && len > LSC_SINGLE_MAX && op_carry_length(LSC_OP_VERIFY, op->mech, len, &need)) {
+		/* Carried as C_VerifyUpdate in pieces + C_VerifyFinal. */
+		if ((rv = op_update(s, LSC_OP_VERIFY, data, len)) != CKR_OK)
+			return rv;
+		final = true;
 	}
 	if (!final && op->state == LSC_OPS_DEFERRED) {
 		ls_rpc_value args[] = {LS_RPC_HANDLE(s->remote), LS_RPC_MECHANISM(&op->mechanism),
@@ -2153,7 +2327,9 @@ digest_key(lsc_session *s, CK_OBJECT_HANDLE key)
 		ls_rpc_value args[] = {LS_RPC_HANDLE(s->remote), LS_RPC_HANDLE(rkey)};
 
 		rv = call_session(s, LS_RPC_C_DigestKey, args, 2, &msg);
-		if (rv != CKR_OK && rv != CKR_KEY_HANDLE_INVALID && rv != CKR_KEY_INDIGESTIBLE)
+		if (rv == CKR_OK)
+			op->updated = true;
+		else if (rv != CKR_KEY_HANDLE_INVALID && rv != CKR_KEY_INDIGESTIBLE)
 			lsc_op_clear(op);
 	}
 	ls_rpc_msg_free(msg);

@@ -6,8 +6,10 @@ LS11_PKGS_BUILD="gcc pkg-config meson ninja-build libssl-dev openssl libengine-g
 # What ./run.sh shows a user with (pkcs11-tool, PyKCS11 for the public-key export).
 LS11_PKGS_RUN="opensc python3-pykcs11"
 # Tests, sanitizers and the fuzz build; SoftHSMv2 and p11-kit are the third-party modules the
-# tools are tested against and the benchmarks compare with.
-LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11 gnome-keyring libsecret-tools dbus softhsm2 p11-kit"
+# tools are tested against and the benchmarks compare with; systemd for systemd-analyze and
+# systemd-sysusers (the unit's test; container images of Debian 12 come without it);
+# python3-dbus locks and unlocks the test keyring.
+LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc python3-pykcs11 gnome-keyring libsecret-tools dbus python3-dbus softhsm2 p11-kit systemd"
 # Translations, man pages and bash completion (docs/i18n.md): msgfmt/xgettext, the ru_RU.UTF-8
 # locale the translation test runs in, man and groff to check the pages, bash_completion.
 LS11_PKGS_BUILD="$LS11_PKGS_BUILD gettext"
