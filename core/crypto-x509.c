@@ -582,19 +582,36 @@ pbes2_engine(const X509_ALGOR *alg, const ASN1_OCTET_STRING *ct, const struct p1
 	EVP_CIPHER_CTX *ctx = NULL;
 	uint8_t key[64];
 	uint8_t *buf = NULL;
-	int key_len, n1 = 0, n2 = 0, prf_nid = NID_hmacWithSHA1, md_nid = NID_undef, r;
+	int key_len, n1 = 0, n2 = 0, prf_nid = NID_hmacWithSHA1, md_nid = NID_undef, cnid, r;
 	long iter;
 
 	if (OBJ_obj2nid(alg->algorithm) != NID_pbes2)
 		return LS_ERR_NOT_FOUND;
+	if (alg->parameter == NULL)
+		return LS_ERR_MALFORMED;
 	pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
 	if (pbe2 == NULL)
 		return LS_ERR_MALFORMED;
+	cnid = OBJ_obj2nid(pbe2->encryption->algorithm);
+	if (cnid == NID_kuznyechik_ctr_acpkm_omac || cnid == NID_magma_ctr_acpkm_omac) {
+		/*
+		 * The MAC'd CTR-ACPKM schemes need the OMAC tag handling gost-engine 3.0.1 lacks (it
+		 * cannot read back the files it writes with them): say so rather than "wrong password".
+		 */
+		r = LS_ERR_UNSUPPORTED;
+		goto out;
+	}
 	ERR_set_mark();
-	c = ENGINE_get_cipher(ls_crypto_engine(), OBJ_obj2nid(pbe2->encryption->algorithm));
+	c = ENGINE_get_cipher(ls_crypto_engine(), cnid);
 	ERR_pop_to_mark();
 	if (c == NULL) {
 		r = LS_ERR_NOT_FOUND;
+		goto out;
+	}
+	/* The engine's ciphers read their parameters without a NULL check. */
+	if (pbe2->encryption->parameter == NULL ||
+	    pbe2->encryption->parameter->type != V_ASN1_SEQUENCE) {
+		r = LS_ERR_MALFORMED;
 		goto out;
 	}
 	if (OBJ_obj2nid(pbe2->keyfunc->algorithm) != NID_id_pbkdf2 ||

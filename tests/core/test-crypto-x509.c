@@ -313,3 +313,38 @@ Test(x509, p12_not_p12)
 	             LS_ERR_MALFORMED);
 	cr_assert_eq(ls_p12_parse((const uint8_t *)"junk", 4, "x", &p), LS_ERR_MALFORMED);
 }
+
+/* Unencrypted key and certificate bags, protected by the Streebog MAC only. */
+Test(x509, p12_no_encryption)
+{
+	p12_case("gost2012_256", "B", 32, "-keypbe NONE -certpbe NONE -macalg md_gost12_256");
+}
+
+/* What the backend cannot open is called unsupported, not a wrong password. */
+static void
+p12_unsupported(const char *opts)
+{
+	uint8_t pub[64], priv[32], *data;
+	size_t len;
+	ls_p12 *p;
+
+	openssl_key("gost2012_256", "A", pub, priv, 32);
+	cr_assert_eq(sh("openssl req -new -x509 -key k.pem -md_gost12_256 -days 2 "
+	                "-subj '/CN=x' -out c.pem"), 0);
+	/* gost-engine 3.0.1 writes these (complaining) but cannot read them back itself. */
+	sh("openssl pkcs12 -export -inkey k.pem -in c.pem %s -passout pass:Secret-1 -out u.p12",
+	   opts);
+	len = slurp("u.p12", &data);
+	cr_assert_gt(len, 0);
+	cr_assert_eq(ls_p12_parse(data, len, "Secret-1", &p), LS_ERR_UNSUPPORTED, "%s", opts);
+	cr_assert_eq(ls_p12_parse(data, len, "Secret-2", &p), LS_ERR_AUTH_FAILED, "%s", opts);
+	free(data);
+}
+
+Test(x509, p12_kuznyechik_acpkm_omac)
+{
+	p12_unsupported("-keypbe kuznyechik-ctr-acpkm-omac -certpbe kuznyechik-ctr-acpkm-omac "
+	                "-macalg md_gost12_512");
+}
+
+Test(x509, p12_rc2_legacy) { p12_unsupported("-legacy"); }
