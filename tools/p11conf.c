@@ -4,6 +4,10 @@
  *
  *   p11conf [-hitsmIupPredf] -A APIpath [-c slotID -U userPin -S SOPin -n newPin -L label]
  *
+ * and, with long options that leave those letters alone, GOST keys and their certificates:
+ * --generate-key, --request (PKCS#10 signed on the token), --import-cert, --import-p12.  The
+ * file formats are core's (core/x509.h); the module is still any module.
+ *
  * The module at APIpath is loaded with dlopen() and driven only through C_GetFunctionList, so
  * the output has the same shape whatever the module.  Exit codes: 0 success, 1 a PKCS#11 call
  * failed (or the module could not be loaded), 2 a usage error (bad options, a missing PIN with
@@ -1545,6 +1549,12 @@ static int import_p12(struct p11conf *c, struct pki_opts *po)
 		print_pki_error(c, po->import_p12, r);
 		return EXIT_P11;
 	}
+	if (po->have_id && p->n_keys > 1) {
+		fprintf(stderr, _("%s: %s holds %zu keys: --id can name only one\n"), c->prog,
+			po->import_p12, p->n_keys);
+		ret = EXIT_USAGE;
+		goto out_free;
+	}
 	if (p->n_keys == 0 && p->n_certs == 0) {
 		fprintf(stderr, _("%s: %s: no key and no certificate in it\n"), c->prog,
 			po->import_p12);
@@ -1572,7 +1582,7 @@ static int import_p12(struct p11conf *c, struct pki_opts *po)
 		const void *id = ids[i];
 		size_t id_len = 32;
 
-		if (po->have_id && p->n_keys == 1) {
+		if (po->have_id) {
 			id = po->id;
 			id_len = po->id_len;
 		} else if (id_of_public(k->pub, k->pub_len, ids[i]) != 0) {
@@ -1604,7 +1614,7 @@ static int import_p12(struct p11conf *c, struct pki_opts *po)
 			const ls_p12_key *k = &p->keys[i];
 			if (pc->cert.gost && pc->cert.pub_len == k->pub_len &&
 			    memcmp(pc->cert.pub, k->pub, k->pub_len) == 0) {
-				if (po->have_id && p->n_keys == 1) {
+				if (po->have_id) {
 					id = po->id;
 					id_len = po->id_len;
 				} else {

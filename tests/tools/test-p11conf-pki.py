@@ -22,7 +22,9 @@
 # Copyright (C) 2026 LS11CLOUD developers
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -67,18 +69,53 @@ def ok(cond, what, detail=""):
     return bool(cond)
 
 
-def run(args, env, stdin="", no_tty=False):
-    cmd = [P11CONF] + args
+def p11conf_env(env):
     if "ASAN_OPTIONS" in env:
         # p11conf and the module each load gostprov: see lsan-gostprov.supp.
         env = dict(env)
         env["ASAN_OPTIONS"] += ":fast_unwind_on_malloc=0"
         env["LSAN_OPTIONS"] = "suppressions=" + os.path.join(HERE, "lsan-gostprov.supp")
+    return env
+
+
+def run(args, env, stdin="", no_tty=False):
+    cmd = [P11CONF] + args
+    env = p11conf_env(env)
     if no_tty:
         cmd = ["setsid", "-w"] + cmd
     p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, cwd=WORK,
                        start_new_session=True, timeout=180)
     return p.returncode, p.stdout, p.stderr
+
+
+def run_pty(args, env, answers):
+    """p11conf on a pseudo-terminal: waits for each prompt, then types its answer."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(WORK)
+        os.execve(P11CONF, [P11CONF] + args, p11conf_env(env))
+    out = b""
+    try:
+        for prompt, answer in answers:
+            while prompt not in out:
+                ready, _, _ = select.select([fd], [], [], 60)
+                if not ready:
+                    raise TimeoutError("no prompt %r in %r" % (prompt, out))
+                out += os.read(fd, 4096)
+            os.write(fd, answer + b"\n")
+        while True:
+            ready, _, _ = select.select([fd], [], [], 120)
+            if not ready:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            out += chunk
+    except (OSError, TimeoutError):
+        pass
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
 
 
 def show(r):
@@ -401,6 +438,19 @@ def pkcs12(t, module, env, s):
     ok(r[0] == 2 and "PKCS#12 password is needed" in r[2], t + "no terminal, no password",
        show(r))
     ok(count(module, env, s) == before, t + "the refused containers created nothing")
+
+    # Asked on the terminal, without echo: the PKCS#12 password (the file is opened before the
+    # token is touched), then the user PIN.
+    r = run(["-c", s, "-U", USER_PIN, "--import-p12", "p12-0.p12", "--p12-password", "Pass-0",
+             "--id", "01", "-A", module], env)
+    ok(r[0] == 0 and count(module, env, s) == before + 3 and
+       len(find(dump(module, env, s), CKA_ID="01")) == 3, t + "--import-p12 with --id", show(r))
+    rc, out = run_pty(["-c", s, "--import-p12", "p12-1.p12", "--label", "typed", "-A", module],
+                      env, [(b"Enter PKCS#12 password: ", b"Pass-1"),
+                            (b"Enter user PIN: ", USER_PIN.encode())])
+    ok(rc == 0 and "PKCS#12 imported" in out and "Pass-1" not in out and USER_PIN not in out
+       and len(find(dump(module, env, s), CKA_LABEL='"typed"')) == 3,
+       t + "PIN and PKCS#12 password asked on the terminal without echo", out)
 
 
 def gost_suite(name, module, env, free_slot):
