@@ -35,10 +35,10 @@
 /* Depth of nested SafeContents bags. */
 #define MAX_DEPTH 3
 
-static const uint8_t sigalg_256[] = { 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x85, 0x03, 0x07,
-	                              0x01, 0x01, 0x03, 0x02, 0x05, 0x00 };
-static const uint8_t sigalg_512[] = { 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x85, 0x03, 0x07,
-	                              0x01, 0x01, 0x03, 0x03, 0x05, 0x00 };
+static const uint8_t sigalg_256[] = {0x30, 0x0c, 0x06, 0x08, 0x2a, 0x85, 0x03,
+                                     0x07, 0x01, 0x01, 0x03, 0x02, 0x05, 0x00};
+static const uint8_t sigalg_512[] = {0x30, 0x0c, 0x06, 0x08, 0x2a, 0x85, 0x03,
+                                     0x07, 0x01, 0x01, 0x03, 0x03, 0x05, 0x00};
 
 static uint8_t *
 dup_bytes(const void *p, size_t n)
@@ -66,21 +66,21 @@ ls_x509_cert_clear(ls_x509_cert *cert)
 }
 
 /* i2d of @obj into a fresh malloc'd buffer. */
-#define I2D_DUP(fn, obj, dst, dst_len)                                                     \
-	do {                                                                               \
-		unsigned char *tmp_ = NULL;                                                \
-		int n_ = fn(obj, &tmp_);                                                   \
-		if (n_ <= 0) {                                                             \
-			r = ls_crypto_fail(#fn);                                           \
-			goto out;                                                          \
-		}                                                                          \
-		*(dst) = dup_bytes(tmp_, (size_t)n_);                                      \
-		OPENSSL_free(tmp_);                                                        \
-		if (*(dst) == NULL) {                                                      \
-			r = LS_ERR_NOMEM;                                                  \
-			goto out;                                                          \
-		}                                                                          \
-		*(dst_len) = (size_t)n_;                                                   \
+#define I2D_DUP(fn, obj, dst, dst_len)                                                             \
+	do {                                                                                       \
+		unsigned char *tmp_ = NULL;                                                        \
+		int n_ = fn(obj, &tmp_);                                                           \
+		if (n_ <= 0) {                                                                     \
+			r = ls_crypto_fail(#fn);                                                   \
+			goto out;                                                                  \
+		}                                                                                  \
+		*(dst) = dup_bytes(tmp_, (size_t)n_);                                              \
+		OPENSSL_free(tmp_);                                                                \
+		if (*(dst) == NULL) {                                                              \
+			r = LS_ERR_NOMEM;                                                          \
+			goto out;                                                                  \
+		}                                                                                  \
+		*(dst_len) = (size_t)n_;                                                           \
 	} while (0)
 
 static int
@@ -248,8 +248,8 @@ subject_parse(const char *subject, X509_NAME *name)
 			break;
 		}
 		ERR_set_mark();
-		if (!X509_NAME_add_entry_by_txt(name, key, MBSTRING_UTF8, (const unsigned char *)val,
-		                                -1, -1, 0)) {
+		if (!X509_NAME_add_entry_by_txt(name, key, MBSTRING_UTF8,
+		                                (const unsigned char *)val, -1, -1, 0)) {
 			ERR_pop_to_mark();
 			ls_warning("subject: unknown attribute or bad value \"%s\"", key);
 			r = LS_ERR_INVALID_ARG;
@@ -265,8 +265,8 @@ subject_parse(const char *subject, X509_NAME *name)
 }
 
 int
-ls_csr_tbs(ls_curve curve, const uint8_t *pub, size_t pub_len, const char *subject,
-           uint8_t **tbs, size_t *tbs_len)
+ls_csr_tbs(ls_curve curve, const uint8_t *pub, size_t pub_len, const char *subject, uint8_t **tbs,
+           size_t *tbs_len)
 {
 	ls_gost_key *key = NULL;
 	uint8_t *spki = NULL;
@@ -454,8 +454,8 @@ is_gost_md(int nid)
 }
 
 static int
-pbkdf2(const char *pass, size_t pass_len, const unsigned char *salt, size_t salt_len,
-       uint64_t iter, const char *md, uint8_t *out, size_t out_len)
+pbkdf2(const char *pass, size_t pass_len, const unsigned char *salt, size_t salt_len, uint64_t iter,
+       const char *md, uint8_t *out, size_t out_len)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(ls_crypto_libctx(), "PBKDF2", NULL);
 	EVP_KDF_CTX *kctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -467,8 +467,8 @@ pbkdf2(const char *pass, size_t pass_len, const unsigned char *salt, size_t salt
 		EVP_KDF_free(kdf);
 		return ls_crypto_fail("EVP_KDF_fetch(PBKDF2)");
 	}
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)pass,
-	                                              pass_len);
+	params[0] =
+	        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)pass, pass_len);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
 	params[2] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_ITER, &iter);
 	params[3] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0);
@@ -523,7 +523,8 @@ p12_mac_verify(PKCS12 *p12, const uint8_t *der, size_t der_len, const struct p12
 	X509_ALGOR_get0(&oid, NULL, NULL, macalg);
 	md_nid = OBJ_obj2nid(oid);
 	ERR_set_mark();
-	md = md_nid != NID_undef ? EVP_MD_fetch(ls_crypto_libctx(), OBJ_nid2sn(md_nid), NULL) : NULL;
+	md = md_nid != NID_undef ? EVP_MD_fetch(ls_crypto_libctx(), OBJ_nid2sn(md_nid), NULL)
+	                         : NULL;
 	ERR_pop_to_mark();
 	if (md == NULL)
 		return LS_ERR_UNSUPPORTED;
@@ -595,8 +596,9 @@ pbes2_engine(const X509_ALGOR *alg, const ASN1_OCTET_STRING *ct, const struct p1
 	cnid = OBJ_obj2nid(pbe2->encryption->algorithm);
 	if (cnid == NID_kuznyechik_ctr_acpkm_omac || cnid == NID_magma_ctr_acpkm_omac) {
 		/*
-		 * The MAC'd CTR-ACPKM schemes need the OMAC tag handling gost-engine 3.0.1 lacks (it
-		 * cannot read back the files it writes with them): say so rather than "wrong password".
+		 * The MAC'd CTR-ACPKM schemes need the OMAC tag handling gost-engine 3.0.1 lacks
+		 * (it cannot read back the files it writes with them): say so rather than "wrong
+		 * password".
 		 */
 		r = LS_ERR_UNSUPPORTED;
 		goto out;
@@ -686,15 +688,15 @@ p12_decrypt(const X509_ALGOR *alg, const ASN1_OCTET_STRING *ct, const struct p12
 	if (r != LS_ERR_NOT_FOUND)
 		return r;
 	ERR_set_mark();
-	if (PKCS12_pbe_crypt_ex(alg, ps->pass, (int)ps->pass_len, ct->data, ct->length, &plain,
-	                        &n, 0, ls_crypto_libctx(), NULL) == NULL ||
+	if (PKCS12_pbe_crypt_ex(alg, ps->pass, (int)ps->pass_len, ct->data, ct->length, &plain, &n,
+	                        0, ls_crypto_libctx(), NULL) == NULL ||
 	    n < 0) {
 		unsigned long e = ERR_peek_last_error();
 
 		ERR_pop_to_mark();
 		/* A bad final block is the usual sign of a wrong password. */
 		return ERR_GET_REASON(e) == EVP_R_BAD_DECRYPT ? LS_ERR_AUTH_FAILED
-		                                               : LS_ERR_UNSUPPORTED;
+		                                              : LS_ERR_UNSUPPORTED;
 	}
 	ERR_pop_to_mark();
 	*out = dup_bytes(plain, (size_t)n);
@@ -803,7 +805,7 @@ add_cert(struct p12_parse *ps, const PKCS12_SAFEBAG *bag)
 	return bag_attrs(bag, &c->friendly_name, &c->local_key_id, &c->local_key_id_len);
 }
 
-static int bags_walk(struct p12_parse *ps, const STACK_OF(PKCS12_SAFEBAG) *bags, int depth);
+static int bags_walk(struct p12_parse *ps, const STACK_OF(PKCS12_SAFEBAG) * bags, int depth);
 
 static int
 bag_one(struct p12_parse *ps, const PKCS12_SAFEBAG *bag, int depth)
@@ -835,17 +837,14 @@ bag_one(struct p12_parse *ps, const PKCS12_SAFEBAG *bag, int depth)
 		r = add_key(ps, bag, plain, plain_len);
 		ls_free_secret(plain, plain_len);
 		return r;
-	case NID_certBag:
-		return add_cert(ps, bag);
-	case NID_safeContentsBag:
-		return bags_walk(ps, PKCS12_SAFEBAG_get0_safes(bag), depth + 1);
-	default:
-		return LS_OK; /* CRL and secret bags: nothing to import */
+	case NID_certBag: return add_cert(ps, bag);
+	case NID_safeContentsBag: return bags_walk(ps, PKCS12_SAFEBAG_get0_safes(bag), depth + 1);
+	default: return LS_OK; /* CRL and secret bags: nothing to import */
 	}
 }
 
 static int
-bags_walk(struct p12_parse *ps, const STACK_OF(PKCS12_SAFEBAG) *bags, int depth)
+bags_walk(struct p12_parse *ps, const STACK_OF(PKCS12_SAFEBAG) * bags, int depth)
 {
 	int i, r;
 
@@ -892,8 +891,7 @@ safe_one(struct p12_parse *ps, PKCS7 *p7)
 		if (bags == NULL)
 			return LS_ERR_AUTH_FAILED; /* decrypted into noise: the password */
 		break;
-	default:
-		return LS_ERR_UNSUPPORTED; /* public-key privacy mode (enveloped data) */
+	default: return LS_ERR_UNSUPPORTED; /* public-key privacy mode (enveloped data) */
 	}
 	r = bags_walk(ps, bags, 0);
 	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);

@@ -33,17 +33,17 @@
 #define LS_P12_MAX_ITEMS 32
 
 typedef struct {
-	uint8_t *der;        /* the whole certificate, DER */
+	uint8_t *der; /* the whole certificate, DER */
 	size_t der_len;
-	uint8_t *subject;    /* DER Name */
+	uint8_t *subject; /* DER Name */
 	size_t subject_len;
-	uint8_t *issuer;     /* DER Name */
+	uint8_t *issuer; /* DER Name */
 	size_t issuer_len;
-	uint8_t *serial;     /* DER INTEGER (what CKA_SERIAL_NUMBER holds) */
+	uint8_t *serial; /* DER INTEGER (what CKA_SERIAL_NUMBER holds) */
 	size_t serial_len;
-	bool gost;           /* the subject public key is a GOST R 34.10-2012 key */
-	ls_curve curve;      /* when gost */
-	uint8_t pub[128];    /* when gost: LE(x) || LE(y) */
+	bool gost;        /* the subject public key is a GOST R 34.10-2012 key */
+	ls_curve curve;   /* when gost */
+	uint8_t pub[128]; /* when gost: LE(x) || LE(y) */
 	size_t pub_len;
 } ls_x509_cert;
 
@@ -77,12 +77,12 @@ int ls_csr_assemble(ls_curve curve, const uint8_t *tbs, size_t tbs_len, const ui
 
 typedef struct {
 	ls_curve curve;
-	uint8_t priv[64];        /* little-endian scalar, ls_curve_size() bytes: secret */
+	uint8_t priv[64]; /* little-endian scalar, ls_curve_size() bytes: secret */
 	size_t priv_len;
-	uint8_t pub[128];        /* LE(x) || LE(y) */
+	uint8_t pub[128]; /* LE(x) || LE(y) */
 	size_t pub_len;
-	char *friendly_name;     /* UTF-8 or NULL */
-	uint8_t *local_key_id;   /* or NULL */
+	char *friendly_name;   /* UTF-8 or NULL */
+	uint8_t *local_key_id; /* or NULL */
 	size_t local_key_id_len;
 } ls_p12_key;
 

@@ -68,8 +68,9 @@ sh(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && export OPENSSL_CONF='%s/gost-engine.cnf' && (%s) >>log 2>&1",
-	         dir, data, cmd);
+	snprintf(full, sizeof(full),
+	         "cd '%s' && export OPENSSL_CONF='%s/gost-engine.cnf' && (%s) >>log 2>&1", dir,
+	         data, cmd);
 	st = system(full);
 	cr_assert(WIFEXITED(st));
 	return WEXITSTATUS(st);
@@ -108,10 +109,12 @@ csr_case(ls_curve curve)
 
 	cr_assert_eq(ls_gost_key_generate(curve, &key), LS_OK);
 	cr_assert_eq(ls_gost_key_public(key, pub, 2 * n), LS_OK);
-	cr_assert_eq(ls_csr_tbs(curve, pub, 2 * n, "/CN=Ivan Petrov/O=Org \\/ Co/C=RU", &tbs,
-	                        &tbs_len), LS_OK);
+	cr_assert_eq(
+	        ls_csr_tbs(curve, pub, 2 * n, "/CN=Ivan Petrov/O=Org \\/ Co/C=RU", &tbs, &tbs_len),
+	        LS_OK);
 	cr_assert_eq(ls_md(n == 32 ? LS_MD_STREEBOG256 : LS_MD_STREEBOG512, tbs, tbs_len, digest,
-	                   sizeof(digest)), LS_OK);
+	                   sizeof(digest)),
+	             LS_OK);
 	cr_assert_eq(ls_gost_sign_digest(key, digest, n, sig, 2 * n), LS_OK);
 	cr_assert_eq(ls_csr_assemble(curve, tbs, tbs_len, sig, 2 * n, true, &req, &req_len), LS_OK);
 	cr_assert(req_len > 30 && memcmp(req, "-----BEGIN CERTIFICATE REQUEST-----", 35) == 0);
@@ -119,11 +122,12 @@ csr_case(ls_curve curve)
 	cr_assert_eq(sh("openssl req -verify -noout -in req.pem 2>&1 | grep -q 'verify OK'"), 0,
 	             "openssl req -verify accepts core's %s request", ls_curve_name(curve));
 	cr_assert_eq(sh("openssl req -noout -subject -nameopt compat -in req.pem | "
-	                "grep -qx 'subject=/CN=Ivan Petrov/O=Org \\\\/ Co/C=RU'"), 0,
-	             "subject as given");
+	                "grep -qx 'subject=/CN=Ivan Petrov/O=Org \\\\/ Co/C=RU'"),
+	             0, "subject as given");
 	/* The request's key is ours: its DER SPKI parses back to the same point. */
 	cr_assert_eq(sh("openssl req -pubkey -noout -in req.pem | openssl pkey -pubin -outform DER "
-	                "-out spki.der"), 0);
+	                "-out spki.der"),
+	             0);
 	{
 		uint8_t *spki, back[128];
 		size_t spki_len = slurp("spki.der", &spki);
@@ -139,13 +143,15 @@ csr_case(ls_curve curve)
 	cr_assert_eq(ls_csr_assemble(curve, tbs, tbs_len, sig, 2 * n, false, &der, &der_len),
 	             LS_OK);
 	spill("req.der", der, der_len);
-	cr_assert_eq(sh("openssl req -verify -noout -inform DER -in req.der 2>&1 | grep -q 'verify OK'"), 0);
+	cr_assert_eq(
+	        sh("openssl req -verify -noout -inform DER -in req.der 2>&1 | grep -q 'verify OK'"),
+	        0);
 	der[der_len - 5] ^= 0x01;
 	spill("bad.der", der, der_len);
 	/* (openssl 3.0's req -verify exits 0 either way: the message tells.) */
 	cr_assert_eq(sh("openssl req -verify -noout -inform DER -in bad.der 2>&1 | "
-	                "grep -q 'verify failure'"), 0,
-	              "a changed signature is refused");
+	                "grep -q 'verify failure'"),
+	             0, "a changed signature is refused");
 	cr_assert_eq(ls_csr_assemble(curve, tbs, tbs_len, sig, 2 * n - 1, false, &der, &der_len),
 	             LS_ERR_BAD_LENGTH);
 	free(der);
@@ -154,10 +160,22 @@ csr_case(ls_curve curve)
 	ls_gost_key_free(key);
 }
 
-Test(x509, csr_256_tc26_a) { csr_case(LS_CURVE_TC26_256_A); }
-Test(x509, csr_256_cp_a) { csr_case(LS_CURVE_CP_A); }
-Test(x509, csr_512_a) { csr_case(LS_CURVE_TC26_512_A); }
-Test(x509, csr_512_c) { csr_case(LS_CURVE_TC26_512_C); }
+Test(x509, csr_256_tc26_a)
+{
+	csr_case(LS_CURVE_TC26_256_A);
+}
+Test(x509, csr_256_cp_a)
+{
+	csr_case(LS_CURVE_CP_A);
+}
+Test(x509, csr_512_a)
+{
+	csr_case(LS_CURVE_TC26_512_A);
+}
+Test(x509, csr_512_c)
+{
+	csr_case(LS_CURVE_TC26_512_C);
+}
 
 Test(x509, csr_bad_subject)
 {
@@ -186,8 +204,9 @@ openssl_key(const char *alg, const char *paramset, uint8_t *pub, uint8_t *priv, 
 	size_t len;
 	ls_gost_key *k;
 
-	cr_assert_eq(sh("openssl genpkey -algorithm %s -pkeyopt paramset:%s -out k.pem", alg,
-	                paramset), 0);
+	cr_assert_eq(
+	        sh("openssl genpkey -algorithm %s -pkeyopt paramset:%s -out k.pem", alg, paramset),
+	        0);
 	cr_assert_eq(sh("openssl pkey -in k.pem -outform DER -out k.der"), 0);
 	len = slurp("k.der", &der);
 	cr_assert_eq(ls_gost_key_from_pkcs8(der, len, &k), LS_OK);
@@ -205,7 +224,8 @@ Test(x509, certificate)
 
 	openssl_key("gost2012_256", "TCB", pub, priv, 32);
 	cr_assert_eq(sh("openssl req -new -x509 -key k.pem -md_gost12_256 -days 2 -set_serial "
-	                "0x1234abcd -subj '/CN=Cert Owner/O=Org/C=RU' -out c.pem"), 0);
+	                "0x1234abcd -subj '/CN=Cert Owner/O=Org/C=RU' -out c.pem"),
+	             0);
 	cr_assert_eq(sh("openssl x509 -in c.pem -outform DER -out c.der"), 0);
 	der_len = slurp("c.der", &der);
 	pem_len = slurp("c.pem", &pem);
@@ -225,7 +245,8 @@ Test(x509, certificate)
 	cr_assert_arr_eq(c.subject, c.issuer, c.subject_len);
 	/* The subject DER is what openssl writes for the same name. */
 	cr_assert_eq(sh("openssl x509 -in c.pem -noout -subject -nameopt RFC2253 | "
-	                "grep -qx 'subject=C=RU,O=Org,CN=Cert Owner'"), 0);
+	                "grep -qx 'subject=C=RU,O=Org,CN=Cert Owner'"),
+	             0);
 	spill("subj.der", c.subject, c.subject_len);
 	cr_assert_eq(sh("openssl asn1parse -inform DER -in subj.der | grep -q 'Cert Owner'"), 0);
 	name_len = c.subject_len;
@@ -256,9 +277,13 @@ p12_case(const char *alg, const char *paramset, size_t n, const char *opts)
 
 	openssl_key(alg, paramset, pub, priv, n);
 	cr_assert_eq(sh("openssl req -new -x509 -key k.pem -md_gost12_%zu -days 2 "
-	                "-subj '/CN=P12 Owner' -out c.pem", n * 8), 0);
+	                "-subj '/CN=P12 Owner' -out c.pem",
+	                n * 8),
+	             0);
 	cr_assert_eq(sh("openssl pkcs12 -export -inkey k.pem -in c.pem -name 'my key' %s "
-	                "-passout pass:Secret-1 -out p.p12", opts), 0, "openssl pkcs12 %s", opts);
+	                "-passout pass:Secret-1 -out p.p12",
+	                opts),
+	             0, "openssl pkcs12 %s", opts);
 	len = slurp("p.p12", &data);
 	cr_assert_eq(ls_p12_parse(data, len, "Secret-1", &p), LS_OK, "%s", opts);
 	cr_assert_eq(p->n_keys, 1);
@@ -287,17 +312,18 @@ p12_case(const char *alg, const char *paramset, size_t n, const char *opts)
 
 Test(x509, p12_gost89_streebog256)
 {
-	p12_case("gost2012_256", "A", 32,
-	         "-keypbe gost89 -certpbe gost89 -macalg md_gost12_256");
+	p12_case("gost2012_256", "A", 32, "-keypbe gost89 -certpbe gost89 -macalg md_gost12_256");
 }
 
 Test(x509, p12_gost89_streebog512)
 {
-	p12_case("gost2012_512", "A", 64,
-	         "-keypbe gost89 -certpbe gost89 -macalg md_gost12_512");
+	p12_case("gost2012_512", "A", 64, "-keypbe gost89 -certpbe gost89 -macalg md_gost12_512");
 }
 
-Test(x509, p12_tc26_a_defaults) { p12_case("gost2012_256", "TCA", 32, ""); }
+Test(x509, p12_tc26_a_defaults)
+{
+	p12_case("gost2012_256", "TCA", 32, "");
+}
 
 Test(x509, p12_3des_sha1)
 {
@@ -330,7 +356,8 @@ p12_unsupported(const char *opts)
 
 	openssl_key("gost2012_256", "A", pub, priv, 32);
 	cr_assert_eq(sh("openssl req -new -x509 -key k.pem -md_gost12_256 -days 2 "
-	                "-subj '/CN=x' -out c.pem"), 0);
+	                "-subj '/CN=x' -out c.pem"),
+	             0);
 	/* gost-engine 3.0.1 writes these (complaining) but cannot read them back itself. */
 	sh("openssl pkcs12 -export -inkey k.pem -in c.pem %s -passout pass:Secret-1 -out u.p12",
 	   opts);
@@ -347,4 +374,7 @@ Test(x509, p12_kuznyechik_acpkm_omac)
 	                "-macalg md_gost12_512");
 }
 
-Test(x509, p12_rc2_legacy) { p12_unsupported("-legacy"); }
+Test(x509, p12_rc2_legacy)
+{
+	p12_unsupported("-legacy");
+}
