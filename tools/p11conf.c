@@ -4,6 +4,10 @@
  *
  *   p11conf [-hitsmIupPredf] -A APIpath [-c slotID -U userPin -S SOPin -n newPin -L label]
  *
+ * and, with long options that leave those letters alone, GOST keys and their certificates:
+ * --generate-key, --request (PKCS#10 signed on the token), --import-cert, --import-p12.  The
+ * file formats are core's (core/x509.h); the module is still any module.
+ *
  * The module at APIpath is loaded with dlopen() and driven only through C_GetFunctionList, so
  * the output has the same shape whatever the module.  Exit codes: 0 success, 1 a PKCS#11 call
  * failed (or the module could not be loaded), 2 a usage error (bad options, a missing PIN with
@@ -18,14 +22,18 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "p11conf.h"
+#include "x509.h"
 
 enum { EXIT_P11 = 1, EXIT_USAGE = 2 };
 
@@ -182,6 +190,20 @@ static void usage(FILE *out, const char *prog)
 		"-r remove all objects\n"
 		"-e -r remove enumerated objects with prompt\n"
 		"-f enumerate certificates and write them to DER-files with prompt\n"),
+	      out);
+	fputs(_("GOST keys and certificates (need -c slotID; the user PIN is -U or asked):\n"
+		"--generate-key PARAMSET  generate a GOST R 34.10-2012 key pair on the token;\n"
+		"    PARAMSET: tc26-256-A, tc26-256-B, tc26-256-C, tc26-256-D,\n"
+		"    cp-A, cp-B, cp-C, cp-XchA, cp-XchB (256 bits),\n"
+		"    tc26-512-A, tc26-512-B, tc26-512-C (512 bits)\n"
+		"--request SUBJECT --out FILE [--der]  write a PKCS#10 request for a token key,\n"
+		"    signed on the token; SUBJECT \"/CN=Ivan/O=Org/C=RU\" or \"CN=Ivan,O=Org,C=RU\"\n"
+		"--import-cert FILE  import an X.509 certificate (DER or PEM) with the CKA_ID of\n"
+		"    the key pair whose public key it holds\n"
+		"--import-p12 FILE [--p12-password PASSWORD]  import the GOST keys and the\n"
+		"    certificates of a PKCS#12 file (the password is asked when not given)\n"
+		"--label LABEL  object label (of the new objects; chooses the key of --request)\n"
+		"--id HEX  object CKA_ID (default: Streebog-256 of the public key value)\n"),
 	      out);
 	fprintf(out, _("Version %s\n"), PACKAGE_VERSION);
 	fputs(_("Copyright (C) 2026 LS11CLOUD developers\n"), out);
@@ -937,6 +959,725 @@ out:
 }
 
 /* ------------------------------------------------------------------------------------------
+ * --generate-key --request --import-cert --import-p12 (GOST keys and their certificates)
+ * ---------------------------------------------------------------------------------------- */
+
+struct pki_opts {
+	const char *generate;   /* parameter set name */
+	const char *request;    /* subject */
+	const char *out;        /* the request file */
+	bool der;
+	const char *import_cert;
+	const char *import_p12;
+	char *p12_password;
+	const char *obj_label;  /* --label */
+	unsigned char id[128];  /* --id */
+	size_t id_len;
+	bool have_id;
+};
+
+static const uint8_t oid_streebog256[] = { 0x06, 0x08, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x01,
+					   0x02, 0x02 };
+static const uint8_t oid_streebog512[] = { 0x06, 0x08, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x01,
+					   0x02, 0x03 };
+
+/* The parameter sets of --generate-key with their DER OIDs (gost-pkcs11.md 2). */
+static const struct paramset {
+	const char *name;
+	unsigned bits;
+	uint8_t oid[11];
+} paramsets[] = {
+	{ "tc26-256-A", 256, { 0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, 0x01, 0x01 } },
+	{ "tc26-256-B", 256, { 0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, 0x01, 0x02 } },
+	{ "tc26-256-C", 256, { 0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, 0x01, 0x03 } },
+	{ "tc26-256-D", 256, { 0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, 0x01, 0x04 } },
+	{ "cp-A", 256, { 0x06, 0x07, 0x2a, 0x85, 0x03, 0x02, 0x02, 0x23, 0x01 } },
+	{ "cp-B", 256, { 0x06, 0x07, 0x2a, 0x85, 0x03, 0x02, 0x02, 0x23, 0x02 } },
+	{ "cp-C", 256, { 0x06, 0x07, 0x2a, 0x85, 0x03, 0x02, 0x02, 0x23, 0x03 } },
+	{ "cp-XchA", 256, { 0x06, 0x07, 0x2a, 0x85, 0x03, 0x02, 0x02, 0x24, 0x00 } },
+	{ "cp-XchB", 256, { 0x06, 0x07, 0x2a, 0x85, 0x03, 0x02, 0x02, 0x24, 0x01 } },
+	{ "tc26-512-A", 512, { 0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, 0x02, 0x01 } },
+	{ "tc26-512-B", 512, { 0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, 0x02, 0x02 } },
+	{ "tc26-512-C", 512, { 0x06, 0x09, 0x2a, 0x85, 0x03, 0x07, 0x01, 0x02, 0x01, 0x02, 0x03 } },
+};
+
+static size_t oid_len(const uint8_t *oid)
+{
+	return (size_t)oid[1] + 2;
+}
+
+static const struct paramset *paramset_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(paramsets) / sizeof(paramsets[0]); i++)
+		if (strcasecmp(paramsets[i].name, name) == 0)
+			return &paramsets[i];
+	return NULL;
+}
+
+static void print_pki_error(const struct p11conf *c, const char *what, int err)
+{
+	const char *why;
+
+	switch (err) {
+	case LS_ERR_AUTH_FAILED: why = _("wrong password (the MAC or the decryption failed)"); break;
+	case LS_ERR_MALFORMED: why = _("not a valid file of this kind (damaged?)"); break;
+	case LS_ERR_TRUNCATED: why = _("empty file"); break;
+	case LS_ERR_TRAILING_DATA: why = _("unexpected bytes after the data"); break;
+	case LS_ERR_TOO_LARGE: why = _("too large"); break;
+	case LS_ERR_UNSUPPORTED: why = _("unsupported algorithm or key type (GOST R 34.10-2012 keys only)"); break;
+	case LS_ERR_INVALID_ARG: why = _("invalid subject (use /CN=.../O=.../C=RU or CN=...,O=...)"); break;
+	case LS_ERR_BAD_POINT: why = _("the public key is not a valid point"); break;
+	default: why = ls_strerror(err); break;
+	}
+	fprintf(stderr, _("%s: %s: %s\n"), c->prog, what, why);
+}
+
+/* Reads a whole file of at most LS_X509_MAX_INPUT bytes. */
+static int read_whole(const struct p11conf *c, const char *path, uint8_t **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, _("%s: %s: %s\n"), c->prog, path, strerror(errno));
+		return EXIT_P11;
+	}
+	buf = malloc(LS_X509_MAX_INPUT + 1);
+	if (buf == NULL) {
+		fclose(f);
+		return EXIT_P11;
+	}
+	n = fread(buf, 1, LS_X509_MAX_INPUT + 1, f);
+	if (ferror(f) || n > LS_X509_MAX_INPUT) {
+		fprintf(stderr, _("%s: %s: %s\n"), c->prog, path,
+			ferror(f) ? strerror(errno) : _("too large"));
+		fclose(f);
+		free(buf);
+		return EXIT_P11;
+	}
+	fclose(f);
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* Opens a read-write session and logs the user in (the PIN of -U, or asked). */
+static int user_session(struct p11conf *c, CK_SESSION_HANDLE *s)
+{
+	int ret = need_pin(c, &c->user_pin, _("user PIN"), "-U");
+
+	if (ret != 0)
+		return ret;
+	ret = open_session(c, s);
+	if (ret != 0)
+		return ret;
+	ret = login(c, *s, CKU_USER, c->user_pin);
+	if (ret != 0)
+		c->f->C_CloseSession(*s);
+	return ret;
+}
+
+/* Fails with the mechanism's CK_RV name when the token does not offer it. */
+static int need_mechanism(struct p11conf *c, CK_MECHANISM_TYPE m, const char *name)
+{
+	CK_MECHANISM_INFO mi;
+	CK_RV rv = c->f->C_GetMechanismInfo(c->slot, m, &mi);
+	char call[96];
+
+	if (rv == CKR_OK)
+		return 0;
+	snprintf(call, sizeof(call), "C_GetMechanismInfo(%s)", name);
+	return p11_fail(c, call, rv);
+}
+
+/* Up to max objects matching tmpl. */
+static int find_matching(struct p11conf *c, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+			 CK_OBJECT_HANDLE *found, CK_ULONG max, CK_ULONG *count)
+{
+	CK_RV rv = c->f->C_FindObjectsInit(s, tmpl, n);
+
+	*count = 0;
+	if (rv != CKR_OK)
+		return p11_fail(c, "C_FindObjectsInit", rv);
+	rv = c->f->C_FindObjects(s, found, max, count);
+	c->f->C_FindObjectsFinal(s);
+	if (rv != CKR_OK)
+		return p11_fail(c, "C_FindObjects", rv);
+	return 0;
+}
+
+/* The default CKA_ID: Streebog-256 of the public key value (LE(x) || LE(y)). */
+static int id_of_public(const uint8_t *pub, size_t len, unsigned char id[32])
+{
+	return ls_md(LS_MD_STREEBOG256, pub, len, id, 32) == LS_OK ? 0 : EXIT_P11;
+}
+
+static int generate_key(struct p11conf *c, const struct pki_opts *po)
+{
+	const struct paramset *ps = paramset_find(po->generate);
+	bool b512 = ps->bits == 512;
+	CK_MECHANISM mech = { b512 ? CKM_GOSTR3410_512_KEY_PAIR_GEN : CKM_GOSTR3410_KEY_PAIR_GEN,
+			      NULL, 0 };
+	CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY, priv_cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE kt = b512 ? CKK_GOSTR3410_512 : CKK_GOSTR3410;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	const uint8_t *md = b512 ? oid_streebog512 : oid_streebog256;
+	CK_ATTRIBUTE pub_t[10] = {
+		{ CKA_CLASS, &pub_cls, sizeof(pub_cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_GOSTR3410_PARAMS, (void *)ps->oid, oid_len(ps->oid) },
+		{ CKA_GOSTR3411_PARAMS, (void *)md, oid_len(md) },
+	};
+	CK_ATTRIBUTE priv_t[10] = {
+		{ CKA_CLASS, &priv_cls, sizeof(priv_cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+	};
+	CK_ULONG np = 7, nq = 7;
+	CK_OBJECT_HANDLE pub, priv;
+	CK_SESSION_HANDLE s;
+	unsigned char id[128], *value = NULL;
+	CK_ULONG id_len = 0, value_len = 0;
+	CK_RV rv;
+	int ret;
+
+	if (po->obj_label != NULL) {
+		pub_t[np++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)po->obj_label, strlen(po->obj_label) };
+		priv_t[nq++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)po->obj_label,
+					       strlen(po->obj_label) };
+	}
+	if (po->have_id) {
+		memcpy(id, po->id, po->id_len);
+		id_len = po->id_len;
+		pub_t[np++] = (CK_ATTRIBUTE){ CKA_ID, id, id_len };
+		priv_t[nq++] = (CK_ATTRIBUTE){ CKA_ID, id, id_len };
+	}
+	ret = user_session(c, &s);
+	if (ret != 0)
+		return ret;
+	rv = c->f->C_GenerateKeyPair(s, &mech, pub_t, np, priv_t, nq, &pub, &priv);
+	if (rv != CKR_OK) {
+		ret = p11_fail(c, "C_GenerateKeyPair", rv);
+		goto out;
+	}
+	rv = get_attr(c, s, pub, CKA_VALUE, &value, &value_len);
+	if (rv != CKR_OK) {
+		ret = p11_fail(c, "C_GetAttributeValue(CKA_VALUE)", rv);
+		goto undo;
+	}
+	if (!po->have_id) {
+		CK_ATTRIBUTE a = { CKA_ID, id, 32 };
+
+		if (id_of_public(value, value_len, id) != 0) {
+			ret = EXIT_P11;
+			goto undo;
+		}
+		id_len = 32;
+		rv = c->f->C_SetAttributeValue(s, pub, &a, 1);
+		if (rv == CKR_OK)
+			rv = c->f->C_SetAttributeValue(s, priv, &a, 1);
+		if (rv != CKR_OK) {
+			ret = p11_fail(c, "C_SetAttributeValue(CKA_ID)", rv);
+			goto undo;
+		}
+	}
+	printf(_("Key pair generated: %s (%u bits)"), ps->name, ps->bits);
+	if (po->obj_label != NULL)
+		printf(_(", label \"%s\""), po->obj_label);
+	printf(_(", id "));
+	print_hex(id, id_len);
+	printf("\n");
+	goto out;
+undo:
+	/* Leave no half-made key pair behind. */
+	c->f->C_DestroyObject(s, priv);
+	c->f->C_DestroyObject(s, pub);
+out:
+	free(value);
+	c->f->C_Logout(s);
+	c->f->C_CloseSession(s);
+	return ret;
+}
+
+/* The one GOST private key chosen by --label / --id (or the only one), and its public value. */
+static int choose_key(struct p11conf *c, CK_SESSION_HANDLE s, const struct pki_opts *po,
+		      CK_OBJECT_HANDLE *priv, CK_KEY_TYPE *kt, unsigned char **pub,
+		      CK_ULONG *pub_len, unsigned char **params, CK_ULONG *params_len)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY, pcls = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE t[4] = { { CKA_CLASS, &cls, sizeof(cls) } };
+	CK_OBJECT_HANDLE found[8], pubh[2];
+	CK_ULONG n = 1, count = 0, i, kept = 0, pcount = 0;
+	unsigned char *id = NULL;
+	CK_ULONG id_len = 0;
+	CK_RV rv;
+	int ret;
+
+	if (po->obj_label != NULL)
+		t[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)po->obj_label, strlen(po->obj_label) };
+	if (po->have_id)
+		t[n++] = (CK_ATTRIBUTE){ CKA_ID, (void *)po->id, po->id_len };
+	ret = find_matching(c, s, t, n, found, 8, &count);
+	if (ret != 0)
+		return ret;
+	for (i = 0; i < count; i++) {
+		CK_KEY_TYPE k;
+		if (get_ulong(c, s, found[i], CKA_KEY_TYPE, &k) &&
+		    (k == CKK_GOSTR3410 || k == CKK_GOSTR3410_512)) {
+			found[kept++] = found[i];
+			*kt = k;
+		}
+	}
+	if (kept != 1) {
+		fprintf(stderr, kept == 0 ? _("%s: no GOST private key on the token matches%s\n")
+					  : _("%s: several GOST private keys match%s: choose one "
+					      "with --label or --id\n"),
+			c->prog, po->obj_label != NULL || po->have_id ? _(" --label/--id") : "");
+		return EXIT_P11;
+	}
+	*priv = found[0];
+	rv = get_attr(c, s, *priv, CKA_ID, &id, &id_len);
+	if (rv != CKR_OK || id_len == 0) {
+		free(id);
+		fprintf(stderr, _("%s: the private key has no CKA_ID to find its public key by\n"),
+			c->prog);
+		return EXIT_P11;
+	}
+	t[0] = (CK_ATTRIBUTE){ CKA_CLASS, &pcls, sizeof(pcls) };
+	t[1] = (CK_ATTRIBUTE){ CKA_ID, id, id_len };
+	ret = find_matching(c, s, t, 2, pubh, 2, &pcount);
+	free(id);
+	if (ret != 0)
+		return ret;
+	if (pcount != 1) {
+		fprintf(stderr, _("%s: %s public key with the private key's CKA_ID\n"), c->prog,
+			pcount == 0 ? _("no") : _("more than one"));
+		return EXIT_P11;
+	}
+	rv = get_attr(c, s, pubh[0], CKA_VALUE, pub, pub_len);
+	if (rv == CKR_OK)
+		rv = get_attr(c, s, pubh[0], CKA_GOSTR3410_PARAMS, params, params_len);
+	if (rv != CKR_OK) {
+		free(*pub);
+		*pub = NULL;
+		return p11_fail(c, "C_GetAttributeValue(public key)", rv);
+	}
+	return 0;
+}
+
+static int write_out(const struct p11conf *c, const char *path, const uint8_t *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, _("%s: %s: %s\n"), c->prog, path, strerror(errno));
+		if (f != NULL)
+			fclose(f);
+		return EXIT_P11;
+	}
+	return 0;
+}
+
+static int make_request(struct p11conf *c, const struct pki_opts *po)
+{
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE priv;
+	CK_KEY_TYPE kt = CKK_GOSTR3410;
+	CK_MECHANISM mech = { 0, NULL, 0 };
+	unsigned char *pub = NULL, *params = NULL;
+	CK_ULONG pub_len = 0, params_len = 0, sig_len = 0;
+	uint8_t *tbs = NULL, *req = NULL, sig[128];
+	size_t tbs_len = 0, req_len = 0;
+	ls_curve curve;
+	CK_RV rv;
+	int ret, r;
+
+	ret = need_mechanism(c, CKM_GOSTR3410_WITH_GOSTR3411_12_256,
+			     "CKM_GOSTR3410_WITH_GOSTR3411_12_256");
+	if (ret != 0)
+		return ret;
+	ret = user_session(c, &s);
+	if (ret != 0)
+		return ret;
+	ret = choose_key(c, s, po, &priv, &kt, &pub, &pub_len, &params, &params_len);
+	if (ret != 0)
+		goto out;
+	r = ls_curve_from_oid(params, params_len, &curve);
+	if (r != LS_OK || pub_len != 2 * ls_curve_size(curve) ||
+	    (kt == CKK_GOSTR3410_512) != (ls_curve_size(curve) == 64)) {
+		fprintf(stderr, _("%s: the public key's CKA_GOSTR3410_PARAMS or CKA_VALUE is not "
+				  "one of a known GOST R 34.10-2012 parameter set\n"), c->prog);
+		ret = EXIT_P11;
+		goto out;
+	}
+	r = ls_csr_tbs(curve, pub, pub_len, po->request, &tbs, &tbs_len);
+	if (r != LS_OK) {
+		print_pki_error(c, po->request, r);
+		ret = r == LS_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_P11;
+		goto out;
+	}
+	mech.mechanism = kt == CKK_GOSTR3410_512 ? CKM_GOSTR3410_WITH_GOSTR3411_12_512
+						  : CKM_GOSTR3410_WITH_GOSTR3411_12_256;
+	rv = c->f->C_SignInit(s, &mech, priv);
+	if (rv != CKR_OK) {
+		ret = p11_fail(c, "C_SignInit", rv);
+		goto out;
+	}
+	sig_len = sizeof(sig);
+	rv = c->f->C_Sign(s, tbs, tbs_len, sig, &sig_len);
+	if (rv != CKR_OK) {
+		ret = p11_fail(c, "C_Sign", rv);
+		goto out;
+	}
+	r = ls_csr_assemble(curve, tbs, tbs_len, sig, sig_len, !po->der, &req, &req_len);
+	if (r != LS_OK) {
+		print_pki_error(c, _("the signed request"), r);
+		ret = EXIT_P11;
+		goto out;
+	}
+	ret = write_out(c, po->out, req, req_len);
+	if (ret == 0)
+		printf(_("Certificate request (%s, %s) written to %s\n"), ls_curve_name(curve),
+		       po->der ? "DER" : "PEM", po->out);
+out:
+	free(pub);
+	free(params);
+	free(tbs);
+	free(req);
+	c->f->C_Logout(s);
+	c->f->C_CloseSession(s);
+	return ret;
+}
+
+/* The CKA_ID (and CKA_LABEL) of the public key object whose CKA_VALUE is pub, if any. */
+static bool key_of_public(struct p11conf *c, CK_SESSION_HANDLE s, const uint8_t *pub,
+			  size_t pub_len, unsigned char **id, CK_ULONG *id_len,
+			  unsigned char **label, CK_ULONG *label_len)
+{
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE t[2] = { { CKA_CLASS, &cls, sizeof(cls) },
+			      { CKA_VALUE, (void *)pub, pub_len } };
+	CK_OBJECT_HANDLE h;
+	CK_ULONG n = 0;
+
+	if (find_matching(c, s, t, 2, &h, 1, &n) != 0 || n == 0)
+		return false;
+	if (get_attr(c, s, h, CKA_ID, id, id_len) != CKR_OK)
+		return false;
+	if (get_attr(c, s, h, CKA_LABEL, label, label_len) != CKR_OK) {
+		*label = NULL;
+		*label_len = 0;
+	}
+	return true;
+}
+
+static CK_RV create_cert(struct p11conf *c, CK_SESSION_HANDLE s, const ls_x509_cert *x,
+			 const void *label, size_t label_len, const void *id, size_t id_len,
+			 CK_OBJECT_HANDLE *out)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE t[11] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) },
+		{ CKA_SUBJECT, x->subject, x->subject_len },
+		{ CKA_ISSUER, x->issuer, x->issuer_len },
+		{ CKA_SERIAL_NUMBER, x->serial, x->serial_len },
+		{ CKA_VALUE, x->der, x->der_len },
+	};
+	CK_ULONG n = 8;
+
+	if (label != NULL && label_len > 0)
+		t[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, label_len };
+	if (id != NULL && id_len > 0)
+		t[n++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, id_len };
+	return c->f->C_CreateObject(s, t, n, out);
+}
+
+static int import_cert(struct p11conf *c, const struct pki_opts *po)
+{
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE h;
+	ls_x509_cert x;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	unsigned char *id = NULL, *label = NULL;
+	CK_ULONG id_len = 0, label_len = 0;
+	const void *use_label, *use_id;
+	size_t use_label_len, use_id_len;
+	CK_RV rv;
+	int ret, r;
+
+	ret = read_whole(c, po->import_cert, &data, &len);
+	if (ret != 0)
+		return ret;
+	r = ls_x509_cert_parse(data, len, &x);
+	free(data);
+	if (r != LS_OK) {
+		print_pki_error(c, po->import_cert, r);
+		return EXIT_P11;
+	}
+	ret = user_session(c, &s);
+	if (ret != 0) {
+		ls_x509_cert_clear(&x);
+		return ret;
+	}
+	if (x.gost)
+		key_of_public(c, s, x.pub, x.pub_len, &id, &id_len, &label, &label_len);
+	use_id = po->have_id ? (const void *)po->id : id;
+	use_id_len = po->have_id ? po->id_len : id_len;
+	use_label = po->obj_label != NULL ? (const void *)po->obj_label : label;
+	use_label_len = po->obj_label != NULL ? strlen(po->obj_label) : label_len;
+	rv = create_cert(c, s, &x, use_label, use_label_len, use_id, use_id_len, &h);
+	if (rv != CKR_OK) {
+		ret = p11_fail(c, "C_CreateObject", rv);
+	} else {
+		printf(_("Certificate imported"));
+		if (use_label_len > 0)
+			printf(_(", label \"%.*s\""), (int)use_label_len, (const char *)use_label);
+		if (use_id_len > 0) {
+			printf(_(", id "));
+			print_hex(use_id, use_id_len);
+		}
+		if (id == NULL && !po->have_id)
+			printf(_(" (no key pair on the token holds its public key: no CKA_ID)"));
+		printf("\n");
+	}
+	free(id);
+	free(label);
+	ls_x509_cert_clear(&x);
+	c->f->C_Logout(s);
+	c->f->C_CloseSession(s);
+	return ret;
+}
+
+/* Creates one private + public key pair from a PKCS#12 key. */
+static CK_RV create_key_pair(struct p11conf *c, CK_SESSION_HANDLE s, const ls_p12_key *k,
+			     const void *label, size_t label_len, const void *id, size_t id_len,
+			     CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+{
+	CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY, priv_cls = CKO_PRIVATE_KEY;
+	bool b512 = k->priv_len == 64;
+	CK_KEY_TYPE kt = b512 ? CKK_GOSTR3410_512 : CKK_GOSTR3410;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	const uint8_t *md = b512 ? oid_streebog512 : oid_streebog256;
+	const uint8_t *oid = NULL;
+	size_t olen = 0;
+	CK_ULONG n;
+	CK_RV rv;
+
+	if (ls_curve_oid(k->curve, &oid, &olen) != LS_OK)
+		return CKR_GENERAL_ERROR;
+	CK_ATTRIBUTE q[12] = {
+		{ CKA_CLASS, &priv_cls, sizeof(priv_cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_VALUE, (void *)k->priv, k->priv_len },
+		{ CKA_GOSTR3410_PARAMS, (void *)oid, olen },
+		{ CKA_GOSTR3411_PARAMS, (void *)md, oid_len(md) },
+	};
+	CK_ATTRIBUTE p[12] = {
+		{ CKA_CLASS, &pub_cls, sizeof(pub_cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_VALUE, (void *)k->pub, k->pub_len },
+		{ CKA_GOSTR3410_PARAMS, (void *)oid, olen },
+		{ CKA_GOSTR3411_PARAMS, (void *)md, oid_len(md) },
+	};
+	n = 10;
+	if (label != NULL && label_len > 0)
+		q[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, label_len };
+	q[n++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, id_len };
+	rv = c->f->C_CreateObject(s, q, n, priv);
+	if (rv != CKR_OK)
+		return rv;
+	n = 8;
+	if (label != NULL && label_len > 0)
+		p[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, label_len };
+	p[n++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, id_len };
+	rv = c->f->C_CreateObject(s, p, n, pub);
+	if (rv != CKR_OK)
+		c->f->C_DestroyObject(s, *priv);
+	return rv;
+}
+
+static int import_p12(struct p11conf *c, struct pki_opts *po)
+{
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE made[3 * LS_P12_MAX_ITEMS];
+	size_t n_made = 0, i, j;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	ls_p12 *p = NULL;
+	unsigned char (*ids)[32] = NULL;
+	CK_RV rv = CKR_OK;
+	int ret, r;
+
+	ret = read_whole(c, po->import_p12, &data, &len);
+	if (ret != 0)
+		return ret;
+	if (po->p12_password == NULL) {
+		po->p12_password = tty_read_secret(_("Enter PKCS#12 password: "));
+		if (po->p12_password == NULL) {
+			fprintf(stderr, _("%s: the PKCS#12 password is needed: give it with "
+					  "--p12-password (no terminal to ask on: /dev/tty: %s)\n"),
+				c->prog, strerror(errno));
+			free(data);
+			return EXIT_USAGE;
+		}
+	}
+	r = ls_p12_parse(data, len, po->p12_password, &p);
+	free(data);
+	if (r != LS_OK) {
+		print_pki_error(c, po->import_p12, r);
+		return EXIT_P11;
+	}
+	if (po->have_id && p->n_keys > 1) {
+		fprintf(stderr, _("%s: %s holds %zu keys: --id can name only one\n"), c->prog,
+			po->import_p12, p->n_keys);
+		ret = EXIT_USAGE;
+		goto out_free;
+	}
+	if (p->n_keys == 0 && p->n_certs == 0) {
+		fprintf(stderr, _("%s: %s: no key and no certificate in it\n"), c->prog,
+			po->import_p12);
+		ret = EXIT_P11;
+		goto out_free;
+	}
+	for (i = 0; i < p->n_keys; i++) {
+		bool b512 = p->keys[i].priv_len == 64;
+		ret = b512 ? need_mechanism(c, CKM_GOSTR3410_512, "CKM_GOSTR3410_512")
+			   : need_mechanism(c, CKM_GOSTR3410, "CKM_GOSTR3410");
+		if (ret != 0)
+			goto out_free;
+	}
+	ids = calloc(p->n_keys + 1, sizeof(*ids));
+	if (ids == NULL) {
+		ret = EXIT_P11;
+		goto out_free;
+	}
+	ret = user_session(c, &s);
+	if (ret != 0)
+		goto out_free;
+	for (i = 0; i < p->n_keys; i++) {
+		const ls_p12_key *k = &p->keys[i];
+		const char *label = po->obj_label != NULL ? po->obj_label : k->friendly_name;
+		const void *id = ids[i];
+		size_t id_len = 32;
+
+		if (po->have_id) {
+			id = po->id;
+			id_len = po->id_len;
+		} else if (id_of_public(k->pub, k->pub_len, ids[i]) != 0) {
+			ret = EXIT_P11;
+			goto undo;
+		}
+		rv = create_key_pair(c, s, k, label, label != NULL ? strlen(label) : 0, id, id_len,
+				     &made[n_made], &made[n_made + 1]);
+		if (rv != CKR_OK) {
+			ret = p11_fail(c, "C_CreateObject(key)", rv);
+			goto undo;
+		}
+		n_made += 2;
+		printf(_("Private and public key imported: %s"), ls_curve_name(k->curve));
+		if (label != NULL)
+			printf(_(", label \"%s\""), label);
+		printf(_(", id "));
+		print_hex(id, id_len);
+		printf("\n");
+	}
+	for (j = 0; j < p->n_certs; j++) {
+		const ls_p12_cert *pc = &p->certs[j];
+		const char *label = pc->friendly_name;
+		const void *id = NULL;
+		size_t id_len = 0;
+
+		/* The certificate of an imported key takes its CKA_ID and label. */
+		for (i = 0; i < p->n_keys; i++) {
+			const ls_p12_key *k = &p->keys[i];
+			if (pc->cert.gost && pc->cert.pub_len == k->pub_len &&
+			    memcmp(pc->cert.pub, k->pub, k->pub_len) == 0) {
+				if (po->have_id) {
+					id = po->id;
+					id_len = po->id_len;
+				} else {
+					id = ids[i];
+					id_len = 32;
+				}
+				if (po->obj_label != NULL)
+					label = po->obj_label;
+				else if (k->friendly_name != NULL)
+					label = k->friendly_name;
+			}
+		}
+		rv = create_cert(c, s, &pc->cert, label, label != NULL ? strlen(label) : 0, id,
+				 id_len, &made[n_made]);
+		if (rv != CKR_OK) {
+			ret = p11_fail(c, "C_CreateObject(certificate)", rv);
+			goto undo;
+		}
+		n_made++;
+		printf(_("Certificate imported"));
+		if (label != NULL)
+			printf(_(", label \"%s\""), label);
+		if (id_len > 0) {
+			printf(_(", id "));
+			print_hex(id, id_len);
+		}
+		printf("\n");
+	}
+	printf(_("PKCS#12 imported: %zu private key(s), %zu certificate(s)\n"), p->n_keys,
+	       p->n_certs);
+	goto out;
+undo:
+	/* All or nothing: what this run created goes away again. */
+	for (i = 0; i < n_made; i++)
+		c->f->C_DestroyObject(s, made[i]);
+out:
+	c->f->C_Logout(s);
+	c->f->C_CloseSession(s);
+out_free:
+	free(ids);
+	ls_p12_free(p);
+	return ret;
+}
+
+static int parse_hex_id(const char *s, struct pki_opts *po)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n % 2 != 0 || n / 2 > sizeof(po->id))
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
+		    sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		po->id[i] = (unsigned char)v;
+	}
+	po->id_len = n / 2;
+	po->have_id = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
  * main
  * ---------------------------------------------------------------------------------------- */
 
@@ -961,6 +1702,23 @@ int main(int argc, char **argv)
 	bool o_h = false, o_i = false, o_s = false, o_t = false, o_m = false, o_I = false;
 	bool o_u = false, o_p = false, o_P = false, o_e = false, o_d = false, o_r = false;
 	bool o_f = false;
+	struct pki_opts po = { 0 };
+	enum { OPT_GENERATE = 0x100, OPT_REQUEST, OPT_OUT, OPT_DER, OPT_IMPORT_CERT,
+	       OPT_IMPORT_P12, OPT_P12_PASSWORD, OPT_LABEL, OPT_ID };
+	static const struct option longopts[] = {
+		{ "generate-key", required_argument, NULL, OPT_GENERATE },
+		{ "request", required_argument, NULL, OPT_REQUEST },
+		{ "out", required_argument, NULL, OPT_OUT },
+		{ "der", no_argument, NULL, OPT_DER },
+		{ "import-cert", required_argument, NULL, OPT_IMPORT_CERT },
+		{ "import-p12", required_argument, NULL, OPT_IMPORT_P12 },
+		{ "p12-password", required_argument, NULL, OPT_P12_PASSWORD },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "id", required_argument, NULL, OPT_ID },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool o_pki;
 	int opt, ret = 0;
 	char *end;
 
@@ -971,8 +1729,27 @@ int main(int argc, char **argv)
 		c.prog = slash + 1;
 
 	opterr = 0;
-	while ((opt = getopt(argc, argv, ":hitsmIupPredfA:c:U:S:n:L:")) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hitsmIupPredfA:c:U:S:n:L:", longopts, NULL)) !=
+	       -1) {
 		switch (opt) {
+		case OPT_GENERATE: po.generate = optarg; break;
+		case OPT_REQUEST: po.request = optarg; break;
+		case OPT_OUT: po.out = optarg; break;
+		case OPT_DER: po.der = true; break;
+		case OPT_IMPORT_CERT: po.import_cert = optarg; break;
+		case OPT_IMPORT_P12: po.import_p12 = optarg; break;
+		case OPT_P12_PASSWORD:
+			secret_free(po.p12_password);
+			po.p12_password = take_secret(optarg);
+			break;
+		case OPT_LABEL: po.obj_label = optarg; break;
+		case OPT_ID:
+			if (parse_hex_id(optarg, &po) != 0) {
+				ret = usage_error(c.prog, _("--id needs an even number of hex digits "
+							    "(at most 128 bytes)"));
+				goto out;
+			}
+			break;
 		case 'h': o_h = true; break;
 		case 'i': o_i = true; break;
 		case 't': o_t = true; break;
@@ -1001,14 +1778,21 @@ int main(int argc, char **argv)
 		case 'n': secret_free(c.new_pin); c.new_pin = take_secret(optarg); break;
 		case 'L': c.label = optarg; break;
 		case ':': {
-			char msg[64];
-			snprintf(msg, sizeof(msg), _("option -%c needs an argument"), optopt);
+			char msg[96];
+			if (optopt >= 0x100 || optopt == 0)
+				snprintf(msg, sizeof(msg), _("option %s needs an argument"),
+					 argv[optind - 1]);
+			else
+				snprintf(msg, sizeof(msg), _("option -%c needs an argument"), optopt);
 			ret = usage_error(c.prog, msg);
 			goto out;
 		}
 		default: {
-			char msg[64];
-			snprintf(msg, sizeof(msg), _("unknown option -%c"), optopt);
+			char msg[96];
+			if (optopt == 0)
+				snprintf(msg, sizeof(msg), _("unknown option %s"), argv[optind - 1]);
+			else
+				snprintf(msg, sizeof(msg), _("unknown option -%c"), optopt);
 			ret = usage_error(c.prog, msg);
 			goto out;
 		}
@@ -1022,7 +1806,9 @@ int main(int argc, char **argv)
 		usage(stdout, c.prog);
 		goto out;
 	}
-	if (!(o_i || o_s || o_t || o_m || o_I || o_u || o_p || o_P || o_e || o_r || o_f)) {
+	o_pki = po.generate != NULL || po.request != NULL || po.import_cert != NULL ||
+		po.import_p12 != NULL;
+	if (!(o_i || o_s || o_t || o_m || o_I || o_u || o_p || o_P || o_e || o_r || o_f || o_pki)) {
 		usage(stderr, c.prog);
 		ret = EXIT_USAGE;
 		goto out;
@@ -1033,6 +1819,28 @@ int main(int argc, char **argv)
 	}
 	if ((o_m || o_I || o_u || o_p || o_P || o_e || o_r || o_f) && !c.have_slot) {
 		ret = usage_error(c.prog, _("-m, -I, -u, -p, -P, -e, -r and -f need -c slotID"));
+		goto out;
+	}
+	if (o_pki && !c.have_slot) {
+		ret = usage_error(c.prog, _("--generate-key, --request, --import-cert and "
+					    "--import-p12 need -c slotID"));
+		goto out;
+	}
+	if (po.generate != NULL && paramset_find(po.generate) == NULL) {
+		ret = usage_error(c.prog, _("unknown parameter set for --generate-key (see -h)"));
+		goto out;
+	}
+	if ((po.request != NULL) != (po.out != NULL) || (po.der && po.request == NULL)) {
+		ret = usage_error(c.prog, _("--request SUBJECT goes with --out FILE (and --der)"));
+		goto out;
+	}
+	if (po.p12_password != NULL && po.import_p12 == NULL) {
+		ret = usage_error(c.prog, _("--p12-password goes with --import-p12"));
+		goto out;
+	}
+	if ((po.obj_label != NULL || po.have_id) && !o_pki) {
+		ret = usage_error(c.prog, _("--label and --id go with --generate-key, --request, "
+					    "--import-cert or --import-p12"));
 		goto out;
 	}
 	if (o_d && !(o_e || o_f)) {
@@ -1065,6 +1873,14 @@ int main(int argc, char **argv)
 		ret = set_pin(&c, CKU_USER);
 	if (ret == 0 && o_P)
 		ret = set_pin(&c, CKU_SO);
+	if (ret == 0 && po.generate != NULL)
+		ret = generate_key(&c, &po);
+	if (ret == 0 && po.import_p12 != NULL)
+		ret = import_p12(&c, &po);
+	if (ret == 0 && po.import_cert != NULL)
+		ret = import_cert(&c, &po);
+	if (ret == 0 && po.request != NULL)
+		ret = make_request(&c, &po);
 	if (ret == 0 && (o_e || o_r || o_f)) {
 		if (o_f)
 			ret = objects(&c, false, o_d, false, true);
@@ -1076,5 +1892,6 @@ out:
 	secret_free(c.user_pin);
 	secret_free(c.so_pin);
 	secret_free(c.new_pin);
+	secret_free(po.p12_password);
 	return ret;
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-# p11conf against two modules: our libls11token.so (a temporary LS11TOKEN_DB) and Debian's
-# SoftHSMv2 (a temporary SOFTHSM2_CONF with its own tokens directory).  The same commands run
-# on both: usage, library/slot/token info, token initialisation with a label (p11conf -I
+# p11conf against three modules: our libls11token.so (a temporary LS11TOKEN_DB), our
+# libls11cloud.so through a real ls11cloudd (tests/cloud/cloudenv.py: a server on 127.0.0.1, an
+# account, its client configuration) and Debian's SoftHSMv2 (a temporary SOFTHSM2_CONF with its
+# own tokens directory).  The same commands run on all three: usage, library/slot/token info, token initialisation with a label (p11conf -I
 # itself), user PIN initialisation, user and SO PIN changes (old PIN refused, new accepted),
 # objects (a data object and a certificate written by pkcs11-tool) enumerated, dumped, written
 # to DER, removed one by one with prompts and all at once; and the errors: wrong PIN, missing
 # -A, unknown option, -I without -c, a bad library path, no terminal and no PIN.
 #
-# usage: test-p11conf.py P11CONF LS11TOKEN_MODULE
+# usage: test-p11conf.py P11CONF LS11TOKEN_MODULE [LS11CLOUD_MODULE]
 #
 # Copyright (C) 2026 LS11CLOUD developers
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -143,7 +144,7 @@ def suite(name, module, env, free_slot):
     r = run(["-m", "-c", s, "-A", module], env=env)
     ok(r[0] == 0 and re.search(r"^  CKM_\w+ \(0x[0-9a-f]{8}\): key size \d+\.\.\d+, flags 0x",
                                r[1], re.M), t + "-m: names, key sizes, flags", show(r))
-    if name == "ls11token":
+    if name in ("ls11token", "ls11cloud"):
         ok("CKM_KUZNYECHIK_MGM" in r[1] and "CKM_GOSTR3410_WITH_GOSTR3411_12_256" in r[1] and
            "CKM_GOSTR3410_KEY_PAIR_GEN" in r[1], t + "-m shows the TC26 names", show(r))
 
@@ -206,8 +207,9 @@ def suite(name, module, env, free_slot):
 
 def main():
     global P11CONF, WORK, CERT, DATA
-    if len(sys.argv) != 3:
-        print("usage: test-p11conf.py P11CONF LS11TOKEN_MODULE", file=sys.stderr)
+    if len(sys.argv) not in (3, 4):
+        print("usage: test-p11conf.py P11CONF LS11TOKEN_MODULE [LS11CLOUD_MODULE]",
+              file=sys.stderr)
         sys.exit(2)
     P11CONF = os.path.abspath(sys.argv[1])
     ours = os.path.abspath(sys.argv[2])
@@ -238,6 +240,22 @@ def main():
        "bad module path: exit 1 with the dlopen error", show(r))
 
     suite("ls11token", ours, env, 1)
+
+    if len(sys.argv) == 4:
+        # The account's token is slot 10 (cloudenv numbers accounts from 10), fresh and
+        # uninitialised with the default SO PIN, like a new local token.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "cloud"))
+        import cloudenv
+        cloud = cloudenv.Cloud(nicknames=("alice",), prefix="ls11-p11conf")
+        try:
+            cenv = cloud.env()
+            for k in ("LS11CLOUD_LOG", "LS11_CLIENT_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS"):
+                if k in env:
+                    cenv[k] = env[k]
+            suite("ls11cloud", os.path.abspath(sys.argv[3]), cenv, 10)
+        finally:
+            cloud.close()
 
     if os.path.exists(SOFTHSM) and shutil.which("softhsm2-util"):
         henv = dict(env)
