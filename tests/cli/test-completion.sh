@@ -142,6 +142,10 @@ else
     ((failed++))
 fi
 check "p11conf -c <TAB>: nothing (a slot number)" "" p11conf -c ""
+check "p11conf --generate-key tc26-512<TAB>: the parameter sets" \
+    "tc26-512-A tc26-512-B tc26-512-C" p11conf -c 1 --generate-key tc26-512
+check "p11conf --request <TAB>: nothing (a subject, not a file)" "" p11conf -c 1 --request ""
+check "p11conf --import-p12 mods/libo<TAB>: files" "mods/libone.so" p11conf --import-p12 mods/libo
 
 # -- ls11cloud-admin -----------------------------------------------------------------------
 check "ls11cloud-admin <TAB>" "fingerprint registration server-key token user" ls11cloud-admin ""
