@@ -2,9 +2,9 @@
 # The command-line walkthrough ./run.sh shows a new user: a local LS11CLOUD cloud on 127.0.0.1
 # with a SQLite store (registration open), an account registered with ls11cloud_config against the
 # server key fingerprint the operator reads with ls11cloud-admin, the account's token initialised
-# with p11conf through the client module libls11cloud.so, a GOST key pair generated on the token,
-# a signature made there and checked by OpenSSL with the gost engine.  Private keys never leave
-# the server.
+# with p11conf through the client module libls11cloud.so, a GOST key pair generated on the token
+# with p11conf and a PKCS#10 request for it signed there, a signature made there and checked by
+# OpenSSL with the gost engine.  Private keys never leave the server.
 #
 #   scripts/walkthrough.sh [BUILD_DIR]
 #
@@ -102,8 +102,16 @@ run "$p11conf" -A "$module" -c "$slot" -u -S "$so_pin" -n "$user_pin"
 run "$p11conf" -A "$module" -c "$slot" -P -S "$so_pin" -n "$new_so_pin"
 run "$p11conf" -A "$module" -c "$slot" -t
 
-say "Generate a GOST R 34.10-2012 key pair (tc26 256-bit set A) on the token"
-p11 --login --pin "$user_pin" --keypairgen --key-type GOSTR3410-2012-256:A --id 01 --label signing-key
+say "Generate a GOST R 34.10-2012 key pair (tc26 256-bit set A) on the token with p11conf"
+run "$p11conf" -A "$module" -c "$slot" -U "$user_pin" --generate-key tc26-256-A --label signing-key --id 01
+
+say "A PKCS#10 certificate request for that key, signed on the token, checked by OpenSSL"
+run "$p11conf" -A "$module" -c "$slot" -U "$user_pin" --request "/CN=$nick/O=LS11CLOUD walkthrough" \
+    --label signing-key --out "$dir/request.pem"
+# (openssl req -verify exits 0 even on a bad signature: its words are what counts.)
+verdict=$(run openssl req -in "$dir/request.pem" -noout -verify -subject 2>&1)
+echo "$verdict"
+[[ $verdict == *"verify OK"* ]] || { echo "walkthrough: the request does not verify" >&2; exit 1; }
 
 say "Sign a document on the token (Streebog-256 hash and GOST R 34.10-2012 signature)"
 printf 'LS11CLOUD walkthrough document\n' >"$dir/document.txt"
