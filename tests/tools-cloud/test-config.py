@@ -9,6 +9,7 @@ SPDX-License-Identifier: LGPL-2.1-or-later
 """
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -45,6 +46,30 @@ def slots(cloud):
 
 def conf(cloud, nick):
     return os.path.join(cloud.config, "accounts", nick + ".conf")
+
+
+def store_rows(cloud, nick, ids=None):
+    """Rows the server's SQLite store holds for @nick (or for the account/token @ids)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(cloud.state, "ls11cloud.db"),
+                         uri=True, timeout=30)
+    try:
+        if ids is None:
+            row = db.execute("SELECT id, token_id FROM accounts WHERE nickname = ?",
+                             (nick,)).fetchone()
+            ids = row if row else (-1, -1)
+        acct, tok = ids
+        q = {
+            "accounts": ("SELECT count(*) FROM accounts WHERE id = ? OR nickname = ?",
+                         (acct, nick)),
+            "tokens": ("SELECT count(*) FROM tokens WHERE id = ?", (tok,)),
+            "objects": ("SELECT count(*) FROM objects WHERE token_id = ?", (tok,)),
+            "audit": ("SELECT count(*) FROM audit WHERE account_id = ?", (acct,)),
+        }
+        out = {k: db.execute(sql, args).fetchone()[0] for k, (sql, args) in q.items()}
+        out["ids"] = ids
+        return out
+    finally:
+        db.close()
 
 
 def main():
@@ -182,8 +207,14 @@ def main():
               listing)
 
         # -- unregister ----------------------------------------------------------------------
+        before = store_rows(cloud, "alice")
+        check("alice has rows in the store (account, token, audit)",
+              before["accounts"] == 1 and before["tokens"] == 1 and before["audit"] > 0, before)
         rc, out, err = run(cloud, "unregister", "--account", "alice", "--yes")
         check("unregister --yes", rc == 0, err)
+        after = store_rows(cloud, "alice", before["ids"])
+        check("no row of alice left in the store (accounts, tokens, objects, audit)",
+              not any(after[t] for t in ("accounts", "tokens", "objects", "audit")), after)
         check("no local files left", not os.path.exists(conf(cloud, "alice"))
               and not os.path.exists(pwf))
         p = subprocess.run([cloudenv.ADMIN, "--state-dir", cloud.state, "user", "list"],
