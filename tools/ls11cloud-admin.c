@@ -48,13 +48,13 @@
 #include "crypto.h"
 #include "handshake.h"
 #include "i18n.h"
+#include "password.h"
 #include "log.h"
 #include "sespake.h"
 #include "token.h"
 
 #define DEFAULT_STATE_DIR      "/var/lib/ls11cloud"
-#define PASSWORD_MIN           6
-#define PASSWORD_MAX           256
+#define PASSWORD_MAX           LS_TOOLS_PASSWORD_MAX
 #define GENERATED_PASSWORD_LEN 20
 #define GENERATED_CODE_LEN     24
 #define IMPORT_LINE_MAX        1024
@@ -139,7 +139,8 @@ usage(FILE *f)
 	fprintf(f, "\n");
 	fprintf(f,
 	        _("A nickname is 3 to 64 ASCII letters, digits and . _ - @; a password 6 to %d\n"
-	          "printable ASCII characters.  Safe to run while ls11cloudd runs.\n"),
+	          "printable ASCII characters of at least two kinds (lower case, upper case,\n"
+	          "digits, punctuation).  Safe to run while ls11cloudd runs.\n"),
 	        PASSWORD_MAX);
 	fprintf(f, _("Exit status: 0 done, 1 failed, 2 usage error.\n"));
 }
@@ -170,35 +171,16 @@ log_handler(ls_log_level level, const char *message, void *user_data)
  * Passwords and codes
  * ------------------------------------------------------------------------------------------- */
 
-/* LS_OK when @pw[@len] can be a cloud password; otherwise a sentence in @why. */
+/* LS_OK when @pw[@len] can be a cloud password (tools/password.h); otherwise a sentence in @why. */
 static int
 check_password(const char *pw, size_t len, char *why, size_t why_size)
 {
-	size_t i;
+	const char *weak = ls_tools_password_weakness(pw, len);
 
-	if (len < PASSWORD_MIN) {
-		snprintf(why, why_size,
-		         _("the password has %zu characters; at least %d are needed"), len,
-		         PASSWORD_MIN);
-		return LS_ERR_BAD_LENGTH;
-	}
-	if (len > PASSWORD_MAX) {
-		snprintf(why, why_size, _("the password is longer than %d characters"),
-		         PASSWORD_MAX);
-		return LS_ERR_BAD_LENGTH;
-	}
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)pw[i] < 0x20 || (unsigned char)pw[i] > 0x7e) {
-			snprintf(
-			        why, why_size,
-			        _("the password has a character that is not printable ASCII at "
-			          "position %zu (non-Latin letters cause encoding problems between "
-			          "systems)"),
-			        i + 1);
-			return LS_ERR_MALFORMED;
-		}
-	}
-	return LS_OK;
+	if (weak == NULL)
+		return LS_OK;
+	snprintf(why, why_size, _("the password is refused: %s"), weak);
+	return LS_ERR_INVALID_ARG;
 }
 
 /* @len letters and digits from the crypto RNG (uniform: bytes >= 248 are drawn again). */

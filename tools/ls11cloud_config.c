@@ -41,6 +41,7 @@
 #include "errors.h"
 #include "handshake.h"
 #include "i18n.h"
+#include "password.h"
 #include "log.h"
 #include "rpc.h"
 #include "secret.h"
@@ -52,8 +53,7 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 
-#define PW_MIN 6
-#define PW_MAX 256
+#define PW_MAX LS_TOOLS_PASSWORD_MAX
 #define CONNECT_TIMEOUT_MS 10000
 #define HANDSHAKE_TIMEOUT_MS 20000
 #define RPC_TIMEOUT_MS 30000
@@ -197,39 +197,6 @@ pw_free(char *pw)
 /* ---------------------------------------------------------------------------------------------
  * Checks
  * ------------------------------------------------------------------------------------------- */
-
-/* NULL when @pw is acceptable as a new cloud password, else the reason. */
-static const char *
-password_weakness(const char *pw)
-{
-	size_t n = strlen(pw);
-	int lower = 0, upper = 0, digit = 0, other = 0;
-
-	for (const char *p = pw; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c >= 0x80)
-			return _("it contains non-Latin (non-ASCII) characters: use Latin letters, digits "
-			         "and punctuation only");
-		if (c < 0x20 || c == 0x7f)
-			return _("it contains control characters");
-		if (islower(c))
-			lower = 1;
-		else if (isupper(c))
-			upper = 1;
-		else if (isdigit(c))
-			digit = 1;
-		else
-			other = 1;
-	}
-	if (n < PW_MIN)
-		return _("it is shorter than 6 characters");
-	if (n > PW_MAX)
-		return _("it is longer than 256 characters");
-	if (lower + upper + digit + other < 2)
-		return _("it uses one kind of character only: mix letters, digits or punctuation");
-	return NULL;
-}
 
 /* Explains why @nick is not a valid nickname; true when it is valid. */
 static bool
@@ -690,7 +657,7 @@ new_password(const char *given, const char *what)
 	const char *weak;
 
 	if (given != NULL) {
-		if ((weak = password_weakness(given)) != NULL) {
+		if ((weak = ls_tools_password_weakness(given, strlen(given))) != NULL) {
 			msg(_("the %s is refused: %s"), what, weak);
 			return NULL;
 		}
@@ -705,7 +672,7 @@ new_password(const char *given, const char *what)
 		snprintf(prompt, sizeof(prompt), _("Enter the %s: "), what);
 		if ((a = tty_read(prompt, true)) == NULL)
 			return NULL;
-		if ((weak = password_weakness(a)) != NULL) {
+		if ((weak = ls_tools_password_weakness(a, strlen(a))) != NULL) {
 			msg(_("the %s is refused: %s"), what, weak);
 			pw_free(a);
 			continue;

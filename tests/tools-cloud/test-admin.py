@@ -222,7 +222,7 @@ def user_import(w):
     rc, out, err = w.admin("user", "import", path)
     check("import with bad lines: exit 1, nothing printed", rc == 1 and out == "", out + err)
     for n, what in ((4, "'bad nick' cannot be a nickname"), (5, "already on line 3"),
-                    (6, "'corp' is taken"), (7, "at least 6"), (8, "not printable ASCII")):
+                    (6, "'corp' is taken"), (7, "shorter than 6"), (8, "non-Latin")):
         check("import: line %d reported (%s)" % (n, what), "bad.csv:%d:" % n in err
               and what in err, err)
     check("import: 'nothing was created'", "nothing was created" in err, err)
