@@ -59,6 +59,8 @@
 #define GENERATED_CODE_LEN     24
 #define IMPORT_LINE_MAX        1024
 #define IMPORT_MAX_LINES       100000
+/* A reason sentence (check_password, lsd_nickname_check): room for a translation in UTF-8. */
+#define WHY_SIZE               512
 
 #define EXIT_OK    0
 #define EXIT_FAIL  1
@@ -213,7 +215,7 @@ static int
 read_password(const char *path, char *pw, size_t size, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
-	char why[200];
+	char why[WHY_SIZE];
 	size_t n;
 
 	*len = 0;
@@ -392,7 +394,7 @@ static int
 cmd_user_add(ls_store *store, const char *nick, const char *password_file, bool generate,
              bool active)
 {
-	char why[200], generated[GENERATED_PASSWORD_LEN + 1];
+	char why[WHY_SIZE], generated[GENERATED_PASSWORD_LEN + 1];
 	ls_sespake_verifier v;
 	int rc;
 
@@ -495,7 +497,7 @@ static int
 import_read(ls_store *store, const char *path, import_row **out, size_t *n_out)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
-	char line[IMPORT_LINE_MAX + 2], why[200];
+	char line[IMPORT_LINE_MAX + 2], why[WHY_SIZE];
 	import_row *rows = NULL, *grown;
 	size_t n = 0, cap = 0, i;
 	unsigned lineno = 0, bad = 0;
