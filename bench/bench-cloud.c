@@ -398,9 +398,47 @@ load_module(const char *path)
 
 enum call { CALL_SESSION_INFO, CALL_RANDOM };
 
+static CK_FUNCTION_LIST_PTR cloud; /* libls11cloud.so */
+
 struct call_rate {
 	double wall_us, cpu_us;
+	double proc_cpu_us;   /* all threads of this process (the module's own included) */
+	double server_cpu_us; /* ls11cloudd's utime + stime (ours only; 10 ms ticks) */
+	double server_cs;     /* ls11cloudd's context switches (all threads) */
 };
+
+/* Voluntary + involuntary context switches of every thread of @pid. */
+static double
+proc_switches(pid_t pid)
+{
+	char path[320], line[256];
+	double total = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		FILE *fp;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			unsigned long v;
+
+			if (sscanf(line, "voluntary_ctxt_switches: %lu", &v) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %lu", &v) == 1)
+				total += (double)v;
+		}
+		fclose(fp);
+	}
+	closedir(d);
+	return total;
+}
 
 static void
 one_call(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, enum call c)
@@ -418,9 +456,15 @@ static struct call_rate
 call_round(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, enum call c)
 {
 	double wall0 = now_s(CLOCK_MONOTONIC), cpu0 = now_s(CLOCK_THREAD_CPUTIME_ID), wall;
+	double pcpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), scpu0 = 0, scs0 = 0;
+	bool ours = f == cloud;
 	long n = 0;
 	struct call_rate r;
 
+	if (ours) {
+		scpu0 = proc_cpu(server_pid);
+		scs0 = proc_switches(server_pid);
+	}
 	do {
 		for (int i = 0; i < 16; i++)
 			one_call(f, s, c);
@@ -428,6 +472,9 @@ call_round(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, enum call c)
 	} while ((wall = now_s(CLOCK_MONOTONIC) - wall0) < CALL_ROUND_S && n < 50000000);
 	r.wall_us = wall * 1e6 / (double)n;
 	r.cpu_us = (now_s(CLOCK_THREAD_CPUTIME_ID) - cpu0) * 1e6 / (double)n;
+	r.proc_cpu_us = (now_s(CLOCK_PROCESS_CPUTIME_ID) - pcpu0) * 1e6 / (double)n;
+	r.server_cpu_us = ours ? (proc_cpu(server_pid) - scpu0) * 1e6 / (double)n : 0;
+	r.server_cs = ours ? (proc_switches(server_pid) - scs0) / (double)n : 0;
 	return r;
 }
 
@@ -444,7 +491,7 @@ bench_calls(CK_FUNCTION_LIST_PTR ours, CK_SESSION_HANDLE s_ours, CK_FUNCTION_LIS
 	};
 
 	for (int c = CALL_SESSION_INFO; c <= CALL_RANDOM; c++) {
-		struct call_rate best_o = {1e30, 1e30}, best_p = {1e30, 1e30}, r;
+		struct call_rate best_o = {1e30, 1e30, 0, 0, 0}, best_p = {1e30, 1e30, 0, 0, 0}, r;
 		char extra[512], name[64];
 
 		one_call(ours, s_ours, (enum call)c);
@@ -463,8 +510,11 @@ bench_calls(CK_FUNCTION_LIST_PTR ours, CK_SESSION_HANDLE s_ours, CK_FUNCTION_LIS
 		snprintf(name, sizeof(name), "call %s", names[c]);
 		if (p11 != NULL)
 			snprintf(extra, sizeof(extra),
-			         "\"client_cpu_us\":%.3f,\"baseline_client_cpu_us\":%.3f,\"notes\":\"%s\"",
-			         best_o.cpu_us, best_p.cpu_us, notes[c]);
+			         "\"client_cpu_us\":%.3f,\"baseline_client_cpu_us\":%.3f,"
+			         "\"client_process_cpu_us\":%.3f,\"baseline_client_process_cpu_us\":%.3f,"
+			         "\"server_cpu_us\":%.3f,\"server_context_switches\":%.2f,\"notes\":\"%s\"",
+			         best_o.cpu_us, best_p.cpu_us, best_o.proc_cpu_us, best_p.proc_cpu_us,
+			         best_o.server_cpu_us, best_o.server_cs, notes[c]);
 		else
 			snprintf(extra, sizeof(extra),
 			         "\"client_cpu_us\":%.3f,\"notes\":\"%s; p11-kit/softhsm2 not "
@@ -480,7 +530,6 @@ bench_calls(CK_FUNCTION_LIST_PTR ours, CK_SESSION_HANDLE s_ours, CK_FUNCTION_LIS
  * 2. Remote C_Sign against in-process signatures
  * ------------------------------------------------------------------------------------------- */
 
-static CK_FUNCTION_LIST_PTR cloud;
 static CK_SLOT_ID cloud_slot;
 static CK_OBJECT_HANDLE sign_key;
 static CK_MECHANISM_TYPE sign_mech = CKM_GOSTR3410;
