@@ -46,6 +46,18 @@
  * never hold up the others.
  */
 #define INLINE_OPEN_MAX ((size_t)64 << 10)
+/*
+ * A request may run on the loop thread itself, with no hand-over at all, when it is the only
+ * request of its connection, the workers are idle, it is a computation on a session (the list
+ * in inline_call()) of at most INLINE_RUN_BYTES, and that call has taken less than
+ * INLINE_RUN_MAX_NS on average so far.  Anything else, and everything that can take long
+ * (PBKDF2, key generation, store writes), runs on a worker.
+ */
+#define INLINE_RUN_BYTES 4096
+#define INLINE_RUN_MAX_NS 100000
+/* The running mean of each call's cost, in ns (indexed like ls_rpc_calls()). */
+#define COST_SLOTS 128
+static _Atomic uint32_t call_cost_ns[COST_SLOTS];
 
 static void conn_pump(lsd_conn *c);
 static void conn_schedule(lsd_conn *c);
@@ -363,6 +375,32 @@ job_open(lsd_conn *c)
 	c->job_reqs = head;
 }
 
+/* The slot of a request's call in call_cost_ns[], or -1. */
+static int
+cost_slot(const lsd_req *q)
+{
+	const uint8_t *p = ls_buf_cursor(&q->plain);
+	const ls_rpc_call *all, *row;
+	size_t n;
+
+	if (ls_buf_remaining(&q->plain) < 2)
+		return -1;
+	all = ls_rpc_calls(&n);
+	row = ls_rpc_call_find((uint16_t)(p[0] << 8 | p[1]));
+	if (row == NULL || row < all || row - all >= COST_SLOTS)
+		return -1;
+	return (int)(row - all);
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* One request, concurrently with the others of its connection that conn_run_reqs() let go. */
 static void
 req_work(void *arg)
@@ -371,11 +409,21 @@ req_work(void *arg)
 	lsd_conn *c = q->c;
 	unsigned now = atomic_fetch_add(&c->exec_now, 1) + 1;
 	unsigned max = atomic_load(&c->exec_max);
+	int slot = cost_slot(q);
+	int64_t t0 = now_ns(), took;
 
 	while (now > max && !atomic_compare_exchange_weak(&c->exec_max, &max, now))
 		;
 	lsd_dispatch(c, &q->plain, &q->resp, &q->close_after);
 	atomic_fetch_sub(&c->exec_now, 1);
+	if (slot >= 0) {
+		/* A running mean over about eight calls (a lost update between threads is fine). */
+		int64_t mean = atomic_load(&call_cost_ns[slot]);
+
+		took = now_ns() - t0;
+		mean += (took - mean) / 8;
+		atomic_store(&call_cost_ns[slot], (uint32_t)(mean > UINT32_MAX ? UINT32_MAX : mean));
+	}
 	/* The answer leaves now, from this thread; req_done() only does the bookkeeping. */
 	if (ls_buf_len(&q->resp) > 0) {
 		(void)conn_send(c, LS_RECORD_DATA, &q->resp);
@@ -885,8 +933,76 @@ conn_done(void *arg)
 	conn_pump(c);
 }
 
+/* The calls that may run on the loop thread (INLINE_RUN_MAX_NS): a session's computation on
+ * keys in memory, no store write, no PBKDF2. */
+static bool
+inline_call(uint16_t call)
+{
+	switch (call) {
+	case LS_RPC_C_GenerateRandom:
+	case LS_RPC_C_SeedRandom:
+	case LS_RPC_C_GetSessionInfo:
+	case LS_RPC_C_SignInit:
+	case LS_RPC_C_Sign:
+	case LS_RPC_C_SignUpdate:
+	case LS_RPC_C_SignFinal:
+	case LS_RPC_SignOneShot:
+	case LS_RPC_C_VerifyInit:
+	case LS_RPC_C_Verify:
+	case LS_RPC_C_VerifyUpdate:
+	case LS_RPC_C_VerifyFinal:
+	case LS_RPC_VerifyOneShot:
+	case LS_RPC_C_DigestInit:
+	case LS_RPC_C_Digest:
+	case LS_RPC_C_DigestUpdate:
+	case LS_RPC_C_DigestFinal:
+	case LS_RPC_C_EncryptInit:
+	case LS_RPC_C_Encrypt:
+	case LS_RPC_C_EncryptUpdate:
+	case LS_RPC_C_EncryptFinal:
+	case LS_RPC_EncryptOneShot:
+	case LS_RPC_C_DecryptInit:
+	case LS_RPC_C_Decrypt:
+	case LS_RPC_C_DecryptUpdate:
+	case LS_RPC_C_DecryptFinal:
+	case LS_RPC_DecryptOneShot:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether @q (the connection's only request, a session request) runs on the loop thread. */
+static bool
+inline_ok(lsd_conn *c, lsd_req *q)
+{
+	const uint8_t *p = ls_buf_cursor(&q->plain);
+	int slot;
+
+	if (q->kind != LSD_REQ_SESSION || c->running != 0 ||
+	    ls_buf_remaining(&q->plain) > INLINE_RUN_BYTES || ls_buf_remaining(&q->plain) < 2 ||
+	    !inline_call((uint16_t)(p[0] << 8 | p[1])))
+		return false;
+	if ((slot = cost_slot(q)) < 0 || atomic_load(&call_cost_ns[slot]) > INLINE_RUN_MAX_NS)
+		return false;
+	/* Busy workers mean other connections have work: the loop stays free for their I/O. */
+	return lsd_pool_pending(c->srv->pool) == 0;
+}
+
+/* Runs @q here and now, then what follows its answer (req_done() may free c). */
+static void
+conn_run_inline(lsd_conn *c, lsd_req *q)
+{
+	q->running = true;
+	if (++c->running > c->running_max)
+		c->running_max = c->running;
+	req_work(q);
+	req_done(q);
+}
+
 /* Starts the requests that may run now (docs/server.md, "Concurrent requests").  False when
- * the connection was dropped (it may be gone). */
+ * the caller must not go on: the connection was dropped (it may be gone), or a request ran on
+ * the loop thread and everything after it was done already. */
 static bool
 conn_run_reqs(lsd_conn *c)
 {
@@ -923,6 +1039,10 @@ conn_run_reqs(lsd_conn *c)
 		}
 		if (p != q)
 			continue; /* an earlier request of its session is not answered yet */
+		if (q == c->reqs && q->next == NULL && inline_ok(c, q)) {
+			conn_run_inline(c, q);
+			return false; /* it went on in req_done(); c may be gone */
+		}
 		if (!conn_start_req(c, q))
 			return false;
 	}
