@@ -41,11 +41,11 @@
 /* Scratch buffers larger than this are released after the job rather than kept. */
 #define KEEP_SCRATCH ((size_t)64 << 10)
 /*
- * Received records up to this many bytes in all are opened on the loop thread (decrypting and
- * checking 64 KiB takes about 1 ms); more go to a worker, so that one client's large records
- * never hold up the others.
+ * Received records up to this many bytes in all are opened on the loop thread (checking and
+ * decrypting 16 KiB takes about 0.2 ms); more go to a worker, so that one client's large
+ * records never hold up the others.
  */
-#define INLINE_OPEN_MAX ((size_t)64 << 10)
+#define INLINE_OPEN_MAX ((size_t)16 << 10)
 /*
  * A request may run on the loop thread itself, with no hand-over at all, when it is the only
  * request of its connection, the workers are idle, it is a computation on a session (the list
