@@ -251,7 +251,7 @@ struct lsd_server {
 	struct evconnlistener *listeners[LSD_MAX_LISTEN];
 	size_t n_listeners;
 	struct event *sig_term, *sig_int, *sig_pipe, *tick;
-	bool stopping;
+	_Atomic bool stopping; /* set by the loop at SIGTERM, read by workers too */
 
 	/* Loop thread. */
 	lsd_conn *conns;
