@@ -12,7 +12,8 @@
  * "barrier" calls alone (docs/server.md, "Concurrent requests"), and the worker that ran a
  * request seals its answer and writes it to the socket itself, under the connection's out_lock
  * (the sending direction; what the socket does not take waits for the loop to flush it).  A
- * request thus costs one hand-over to a worker and none back before its answer leaves.  The
+ * request thus costs one hand-over to a worker and none back before its answer leaves; a lone
+ * short request of a session runs on the loop thread itself (inline_ok()), with none.  The
  * ones that arrive while max-inflight are waiting are answered with CKR_DEVICE_MEMORY without
  * being run, and reading pauses at twice that many.
  *
@@ -51,7 +52,9 @@
  * request of its connection, the workers are idle, it is a computation on a session (the list
  * in inline_call()) of at most INLINE_RUN_BYTES, and that call has taken less than
  * INLINE_RUN_MAX_NS on average so far.  Anything else, and everything that can take long
- * (PBKDF2, key generation, store writes), runs on a worker.
+ * (PBKDF2, key generation, store writes), runs on a worker.  (Such a request can still wait on
+ * the loop in one rare case: just after a resumption, for a request of the old connection that
+ * holds the application or the same request id.)
  */
 #define INLINE_RUN_BYTES 4096
 #define INLINE_RUN_MAX_NS 100000
@@ -134,8 +137,7 @@ refuse(int fd, const char *peer, const char *why)
  * The sending direction of the channel (any thread, out_lock)
  * ------------------------------------------------------------------------------------------- */
 
-static void
-scratch_done(ls_buf *b);
+static void scratch_done(ls_buf *b);
 
 /* out_lock held: writes a frame (@hdr + @data) to the socket, queueing what it does not take. */
 static int
@@ -675,6 +677,8 @@ conn_close_soon(lsd_conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 	if (conn_out_pending(c) == 0)
 		conn_drop(c, "done");
+	else
+		(void)conn_out_kick(c); /* what workers queued goes first; on_wq_writable() closes */
 }
 
 /* The loop's own records (refusals, the close record).  Not LS_OK: drop the connection. */
