@@ -424,7 +424,8 @@ req_work(void *arg)
 
 		took = now_ns() - t0;
 		mean += (took - mean) / 8;
-		atomic_store(&call_cost_ns[slot], (uint32_t)(mean > UINT32_MAX ? UINT32_MAX : mean));
+		atomic_store(&call_cost_ns[slot],
+		             (uint32_t)(mean > UINT32_MAX ? UINT32_MAX : mean));
 	}
 	/* The answer leaves now, from this thread; req_done() only does the bookkeeping. */
 	if (ls_buf_len(&q->resp) > 0) {
@@ -675,10 +676,11 @@ conn_close_soon(lsd_conn *c)
 	c->out_stop = true;
 	pthread_mutex_unlock(&c->out_lock);
 	bufferevent_disable(c->bev, EV_READ);
+	/* What workers queued goes out first; on_wq_writable() closes then. */
 	if (conn_out_pending(c) == 0)
 		conn_drop(c, "done");
 	else
-		(void)conn_out_kick(c); /* what workers queued goes first; on_wq_writable() closes */
+		(void)conn_out_kick(c);
 }
 
 /* The loop's own records (refusals, the close record).  Not LS_OK: drop the connection. */
