@@ -398,9 +398,58 @@ load_module(const char *path)
 
 enum call { CALL_SESSION_INFO, CALL_RANDOM };
 
+static CK_FUNCTION_LIST_PTR cloud; /* libls11cloud.so */
+
 struct call_rate {
 	double wall_us, cpu_us;
+	double proc_cpu_us;   /* all threads of this process (the module's own included) */
+	double server_cpu_us; /* ls11cloudd's utime + stime (ours only; 10 ms ticks) */
+	double server_cs;     /* ls11cloudd's context switches (all threads) */
 };
+
+/* Voluntary + involuntary context switches of this process (ended threads included). */
+static double
+self_switches(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+}
+
+/* Voluntary + involuntary context switches of every thread of @pid. */
+static double
+proc_switches(pid_t pid)
+{
+	char path[320], line[256];
+	double total = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		FILE *fp;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			unsigned long v;
+
+			if (sscanf(line, "voluntary_ctxt_switches: %lu", &v) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %lu", &v) == 1)
+				total += (double)v;
+		}
+		fclose(fp);
+	}
+	closedir(d);
+	return total;
+}
 
 static void
 one_call(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, enum call c)
@@ -418,9 +467,15 @@ static struct call_rate
 call_round(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, enum call c)
 {
 	double wall0 = now_s(CLOCK_MONOTONIC), cpu0 = now_s(CLOCK_THREAD_CPUTIME_ID), wall;
+	double pcpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), scpu0 = 0, scs0 = 0;
+	bool ours = f == cloud;
 	long n = 0;
 	struct call_rate r;
 
+	if (ours) {
+		scpu0 = proc_cpu(server_pid);
+		scs0 = proc_switches(server_pid);
+	}
 	do {
 		for (int i = 0; i < 16; i++)
 			one_call(f, s, c);
@@ -428,6 +483,9 @@ call_round(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, enum call c)
 	} while ((wall = now_s(CLOCK_MONOTONIC) - wall0) < CALL_ROUND_S && n < 50000000);
 	r.wall_us = wall * 1e6 / (double)n;
 	r.cpu_us = (now_s(CLOCK_THREAD_CPUTIME_ID) - cpu0) * 1e6 / (double)n;
+	r.proc_cpu_us = (now_s(CLOCK_PROCESS_CPUTIME_ID) - pcpu0) * 1e6 / (double)n;
+	r.server_cpu_us = ours ? (proc_cpu(server_pid) - scpu0) * 1e6 / (double)n : 0;
+	r.server_cs = ours ? (proc_switches(server_pid) - scs0) / (double)n : 0;
 	return r;
 }
 
@@ -444,7 +502,7 @@ bench_calls(CK_FUNCTION_LIST_PTR ours, CK_SESSION_HANDLE s_ours, CK_FUNCTION_LIS
 	};
 
 	for (int c = CALL_SESSION_INFO; c <= CALL_RANDOM; c++) {
-		struct call_rate best_o = {1e30, 1e30}, best_p = {1e30, 1e30}, r;
+		struct call_rate best_o = {1e30, 1e30, 0, 0, 0}, best_p = {1e30, 1e30, 0, 0, 0}, r;
 		char extra[512], name[64];
 
 		one_call(ours, s_ours, (enum call)c);
@@ -463,8 +521,11 @@ bench_calls(CK_FUNCTION_LIST_PTR ours, CK_SESSION_HANDLE s_ours, CK_FUNCTION_LIS
 		snprintf(name, sizeof(name), "call %s", names[c]);
 		if (p11 != NULL)
 			snprintf(extra, sizeof(extra),
-			         "\"client_cpu_us\":%.3f,\"baseline_client_cpu_us\":%.3f,\"notes\":\"%s\"",
-			         best_o.cpu_us, best_p.cpu_us, notes[c]);
+			         "\"client_cpu_us\":%.3f,\"baseline_client_cpu_us\":%.3f,"
+			         "\"client_process_cpu_us\":%.3f,\"baseline_client_process_cpu_us\":%.3f,"
+			         "\"server_cpu_us\":%.3f,\"server_context_switches\":%.2f,\"notes\":\"%s\"",
+			         best_o.cpu_us, best_p.cpu_us, best_o.proc_cpu_us, best_p.proc_cpu_us,
+			         best_o.server_cpu_us, best_o.server_cs, notes[c]);
 		else
 			snprintf(extra, sizeof(extra),
 			         "\"client_cpu_us\":%.3f,\"notes\":\"%s; p11-kit/softhsm2 not "
@@ -480,7 +541,6 @@ bench_calls(CK_FUNCTION_LIST_PTR ours, CK_SESSION_HANDLE s_ours, CK_FUNCTION_LIS
  * 2. Remote C_Sign against in-process signatures
  * ------------------------------------------------------------------------------------------- */
 
-static CK_FUNCTION_LIST_PTR cloud;
 static CK_SLOT_ID cloud_slot;
 static CK_OBJECT_HANDLE sign_key;
 static CK_MECHANISM_TYPE sign_mech = CKM_GOSTR3410;
@@ -617,22 +677,32 @@ bench_sign(void)
 		char name[64];
 		const char *goal = n == 1 ? ">= 0.4" : n == 16 ? ">= 0.6" : "-";
 
+		double ccpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), scpu0 = proc_cpu(server_pid);
+		double scs0 = proc_switches(server_pid), ccs0 = self_switches(), ops = 0;
+
 		atomic_store(&sign_errors, 0);
 		for (int round = 0; round < ROUNDS; round++) {
 			double r = threaded_rate(remote_signer, n, sessions);
 
+			ops += (double)atomic_load(&sign_ops);
 			if (r > best)
 				best = r;
 		}
 		snprintf(name, sizeof(name), "remote C_Sign, %d thread%s", n, n == 1 ? "" : "s");
 		snprintf(extra, sizeof(extra),
 		         "\"curve\":\"tc26-256-A\",\"mechanism\":\"%s\",\"threads\":%d,"
+		         "\"client_process_cpu_us\":%.2f,\"server_cpu_us\":%.2f,"
+		         "\"server_context_switches\":%.2f,\"client_context_switches\":%.2f,"
 		         "\"failed_calls\":%ld,\"notes\":\"one process, one session per thread, one connection; rate over "
 		         "wall time, best of 3 rounds of %.1f s; client and server share the 2 "
 		         "cores\"",
 		         sign_mech == CKM_GOSTR3410 ? "CKM_GOSTR3410 (raw, 32-byte digest)"
 		                                    : "CKM_GOSTR3410_WITH_GOSTR3411_12_256 (32 bytes)",
-		         n, atomic_load(&sign_errors), SIGN_ROUND_S);
+		         n, (now_s(CLOCK_PROCESS_CPUTIME_ID) - ccpu0) * 1e6 / ops,
+		         (proc_cpu(server_pid) - scpu0) * 1e6 / ops,
+		         (proc_switches(server_pid) - scs0) / ops,
+		         (self_switches() - ccs0) / ops, atomic_load(&sign_errors),
+		         SIGN_ROUND_S);
 		emit(name, "ops/s", best, base,
 		     n == 1 ? "ls_gost_sign_digest, one core (thread CPU time)"
 		            : "ls_gost_sign_digest, 2 threads in process (two-core rate, wall)",
@@ -971,9 +1041,11 @@ main(int argc, char **argv)
 	bench_sign();
 	cloud->C_Finalize(NULL);
 
-	/* 3 and 4: connections */
-	bench_setup();
-	bench_memory();
+	/* 3 and 4: connections (LS11_BENCH_CLOUD_CALLS_ONLY=1 skips them, for quick runs) */
+	if (getenv("LS11_BENCH_CLOUD_CALLS_ONLY") == NULL) {
+		bench_setup();
+		bench_memory();
+	}
 
 	printf("]}\n");
 	cleanup();

@@ -2,9 +2,19 @@
  * LS11CLOUD - libls11cloud.so: one account's connection (conn.h says what it does).
  *
  * Locks: c->lock guards the state (presence, generation, the pending list, the link's "up"
- * flag); c->send_lock guards the link itself (channel and transport) for senders.  The order is
- * lock, then send_lock; no code takes lock while it holds send_lock.  Only the connection's
- * thread creates and frees the link (under send_lock); it reads the link without the lock.
+ * flag, the reader role); c->send_lock guards the link itself (channel and transport) for
+ * senders.  The order is lock, then send_lock; no code takes lock while it holds send_lock.
+ * Only the connection's thread creates and frees the link (under send_lock), and only while
+ * nobody holds the reader role.
+ *
+ * Reading (leader/follower): the thread that holds the reader role (c->reading) reads the link
+ * without a lock and hands each response to the caller whose request id it names.  A caller
+ * waiting for its answer takes the role itself when nobody has it, so a lone caller sends,
+ * reads and decodes its answer on its own thread, with no other thread woken.  When its own
+ * answer has come, the reader passes the role on by waking the oldest caller still waiting.
+ * The connection's thread takes the role only when the link has been idle for IDLE_WATCH_MS
+ * and the socket has something to read (a close record, the end of the stream), and notices a
+ * link that a caller found broken (c->link_err), which it then drops and resumes.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -39,6 +49,10 @@
  * transport under a read would end the channel as if the stream had been cut.
  */
 #define READ_POLL_MS 100
+/* Without a call for this long, the connection's thread watches the socket itself. */
+#define IDLE_WATCH_MS 100
+/* The connection's thread, reading what arrived on an idle link: at most this long. */
+#define IDLE_READ_MS 10
 
 /* Why the last attempt failed: a failure already reported is logged again only at debug level. */
 typedef enum {
@@ -81,6 +95,10 @@ struct lsc_conn {
 	bool first_done;
 	bool present;
 	bool up;             /* a link is installed and may carry requests */
+	bool reading;        /* someone holds the reader role (module comment) */
+	bool thread_waits;   /* the connection's thread waits for the reader role to be free */
+	int link_err;        /* a reader found the link broken: the thread drops it */
+	int64_t last_call;   /* monotonic ms of the last request sent */
 	uint32_t generation; /* 0 until the first application */
 	uint64_t next_id;
 	lsc_req *pending, *pending_tail;
@@ -93,7 +111,7 @@ struct lsc_conn {
 	uint8_t rejected_pw[LS_MD_MAX_SIZE]; /* Streebog-256 of a password the server rejected */
 	bool have_rejected_pw;
 	fail_kind last_fail;
-	ls_buf rx;
+	ls_buf rx;           /* the reader role's */
 
 	/* The link. */
 	pthread_mutex_t send_lock;
@@ -277,6 +295,21 @@ pending_fail_all(lsc_conn *c, CK_RV rv)
 		pthread_cond_signal(&r->cond);
 	}
 	c->pending_tail = NULL;
+}
+
+/*
+ * c->lock held: when nobody reads, wakes the oldest caller still waiting so that it takes the
+ * reader role (and the connection's thread when it waits for the role).
+ */
+static void
+wake_next_reader(lsc_conn *c)
+{
+	if (c->reading)
+		return;
+	if (c->pending != NULL)
+		pthread_cond_signal(&c->pending->cond);
+	if (c->thread_waits)
+		pthread_cond_broadcast(&c->cond);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -690,7 +723,9 @@ link_establish(lsc_conn *c, fail_kind *kind)
 		notify_present = true;
 	c->present = true;
 	c->up = true;
+	c->link_err = LS_OK;
 	c->first_done = true;
+	wake_next_reader(c); /* the callers whose requests went again read their answers */
 	c->lease_deadline = 0;
 	gen = c->generation;
 	pthread_cond_broadcast(&c->cond);
@@ -750,7 +785,7 @@ link_dropped(lsc_conn *c, int err)
 		c->notify(c->user_data, false, gen);
 }
 
-/* The thread: a response arrived in c->rx. */
+/* The holder of the reader role: a response arrived in c->rx. */
 static void
 link_dispatch(lsc_conn *c)
 {
@@ -821,6 +856,72 @@ attempt_failed(lsc_conn *c)
 		c->notify(c->user_data, false, gen);
 }
 
+/*
+ * The connection's thread while the link is up: LS_OK or LS_ERR_TIMEOUT to go on, another error
+ * when the link broke (no one holds the reader role then).  Callers read their own answers;
+ * this thread reads only what arrives on a link idle for IDLE_WATCH_MS.
+ */
+static int
+thread_watch(lsc_conn *c)
+{
+	struct pollfd pfd;
+	int64_t now = now_ms();
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->lock);
+		return LS_OK;
+	}
+	if (c->link_err != LS_OK) {
+		/* A caller found the link broken; wait until nobody reads it any more. */
+		while (c->reading && !c->stopping) {
+			c->thread_waits = true;
+			cond_wait_until(&c->cond, &c->lock, now_ms() + READ_POLL_MS);
+		}
+		c->thread_waits = false;
+		r = c->stopping ? LS_OK : c->link_err;
+		c->link_err = LS_OK;
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	if (c->reading || c->pending != NULL || now < c->last_call + IDLE_WATCH_MS) {
+		int64_t until = c->pending != NULL || c->reading ? now + READ_POLL_MS
+		                                                 : c->last_call + IDLE_WATCH_MS;
+
+		/* Busy: callers read.  Woken by a broken link, a stop, or the time. */
+		cond_wait_until(&c->cond, &c->lock, until);
+		pthread_mutex_unlock(&c->lock);
+		return LS_OK;
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	pfd.fd = atomic_load(&c->fd);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, READ_POLL_MS) <= 0)
+		return LS_OK;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->reading || c->pending != NULL || c->stopping || c->link_err != LS_OK) {
+		pthread_mutex_unlock(&c->lock); /* a caller reads it */
+		return LS_OK;
+	}
+	c->reading = true;
+	pthread_mutex_unlock(&c->lock);
+	r = ls_channel_recv(c->ch, c->t, &c->rx, IDLE_READ_MS);
+	if (r == LS_OK)
+		link_dispatch(c);
+	pthread_mutex_lock(&c->lock);
+	c->reading = false;
+	if (r != LS_OK && r != LS_ERR_TIMEOUT)
+		c->up = false; /* nobody reads it again: link_dropped() frees it */
+	else
+		wake_next_reader(c);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 static void *
 conn_thread(void *arg)
 {
@@ -861,12 +962,8 @@ conn_thread(void *arg)
 			continue;
 		}
 
-		r = ls_channel_recv(c->ch, c->t, &c->rx, READ_POLL_MS);
-		if (r == LS_OK) {
-			link_dispatch(c);
-			continue;
-		}
-		if (r == LS_ERR_TIMEOUT)
+		r = thread_watch(c);
+		if (r == LS_OK || r == LS_ERR_TIMEOUT)
 			continue;
 		pthread_mutex_lock(&c->lock);
 		stop = c->stopping;
@@ -875,6 +972,14 @@ conn_thread(void *arg)
 			break;
 		link_dropped(c, r);
 	}
+	/* The link goes only once no caller reads it. */
+	pthread_mutex_lock(&c->lock);
+	while (c->reading) {
+		c->thread_waits = true;
+		pthread_cond_wait(&c->cond, &c->lock);
+	}
+	c->thread_waits = false;
+	pthread_mutex_unlock(&c->lock);
 	link_free(c, true);
 	return NULL;
 }
@@ -1123,6 +1228,7 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 	if (rv == CKR_OK)
 		pending_add(c, &req);
 	send_now = c->up;
+	c->last_call = now_ms();
 	pthread_mutex_unlock(&c->lock);
 	if (rv != CKR_OK)
 		goto out;
@@ -1132,8 +1238,35 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 		link_send(c, &req);
 
 	pthread_mutex_lock(&c->lock);
-	while (!req.done && cond_wait_until(&req.cond, &c->lock, deadline))
-		;
+	while (!req.done) {
+		int64_t left;
+		int r;
+
+		if (c->reading || !c->up || c->link_err != LS_OK || c->stopping) {
+			/* Someone else reads (and hands over our answer), or the link is down. */
+			if (!cond_wait_until(&req.cond, &c->lock, deadline))
+				break;
+			continue;
+		}
+		left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		/* Nobody reads: this thread does, until its own answer comes. */
+		c->reading = true;
+		pthread_mutex_unlock(&c->lock);
+		r = ls_channel_recv(c->ch, c->t, &c->rx, left < READ_POLL_MS ? (int)left : READ_POLL_MS);
+		if (r == LS_OK)
+			link_dispatch(c);
+		pthread_mutex_lock(&c->lock);
+		c->reading = false;
+		if (r != LS_OK && r != LS_ERR_TIMEOUT) {
+			/* The connection's thread drops the link and resumes; we wait for that. */
+			if (c->link_err == LS_OK)
+				c->link_err = r;
+			c->up = false;
+			pthread_cond_broadcast(&c->cond);
+		}
+	}
 	if (!req.done) {
 		pending_remove(c, &req);
 		ls_warning("libls11cloud: account %s: %s: no answer from %s:%u within %d ms%s",
@@ -1145,6 +1278,7 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 		*resp = req.resp;
 		req.resp = NULL;
 	}
+	wake_next_reader(c);
 	pthread_mutex_unlock(&c->lock);
 	if (rv == CKR_OK) {
 		lsc_stats_add(LSC_STAT_ROUND_TRIPS, 1);

@@ -3,12 +3,15 @@
  *
  * One TCP connection per account and process, carrying one PKCS#11 application on the server.
  * Calls from any number of threads are pipelined over it: each request has its own request
- * id, a thread sends its request (under a short send lock) and sleeps on its own condition
- * variable; the connection's thread reads every response and wakes the thread whose request id
- * it names.  So threads never queue behind one another's round trips, and the server sees one
- * application with one set of handles and one login state, as a local token would give.
+ * id, and a thread seals and sends its request itself (under a short send lock).  Then, if no
+ * other thread is reading the connection, it reads it itself (leader/follower): it hands every
+ * answer of another thread to that thread (woken on its own condition variable) and, once its
+ * own answer has come, passes the reading on to the oldest thread still waiting.  A lone caller
+ * thus makes its round trip without waking any other thread; threads never queue behind one
+ * another's round trips; and the server sees one application with one set of handles and one
+ * login state, as a local token would give.
  *
- * The connection's thread also connects: fetch the password (lsc_password_get), TCP connect
+ * The connection's thread connects: fetch the password (lsc_password_get), TCP connect
  * within connect-timeout-ms, the SESPAKE handshake (core/handshake.h), then LeaseNew - or, after
  * a drop, LeaseResume with the resume token, so that the server hands back the sessions,
  * handles and login state of this application.  Requests that were in flight at the drop are

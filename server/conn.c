@@ -6,12 +6,16 @@
  * at most LS_HANDSHAKE_MAX_MESSAGE bytes each, strictly one at a time (reading pauses while a
  * step runs, so a client that does not wait for the answer gains nothing).  CHANNEL: records
  * of core/channel.h carrying RPC messages (core/rpc.h), up to max-frame bytes; requests may
- * be pipelined.  One job at a time opens the records that arrived (the receiving direction of
- * the channel); the requests then run concurrently on the workers, ordered per session with
- * "barrier" calls alone (docs/server.md, "Concurrent requests"), and the loop thread seals each
- * answer as it completes (the sending direction).  The ones that arrive while max-inflight are
- * waiting are answered with CKR_DEVICE_MEMORY without being run, and reading pauses at twice
- * that many.
+ * be pipelined.  The loop thread opens the records that arrived, in order (the receiving
+ * direction of the channel; records larger than INLINE_OPEN_MAX in all go to one job at a time
+ * instead); the requests then run concurrently on the workers, ordered per session with
+ * "barrier" calls alone (docs/server.md, "Concurrent requests"), and the worker that ran a
+ * request seals its answer and writes it to the socket itself, under the connection's out_lock
+ * (the sending direction; what the socket does not take waits for the loop to flush it).  A
+ * request thus costs one hand-over to a worker and none back before its answer leaves; a lone
+ * short request of a session runs on the loop thread itself (inline_ok()), with none.  The
+ * ones that arrive while max-inflight are waiting are answered with CKR_DEVICE_MEMORY without
+ * being run, and reading pauses at twice that many.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -21,6 +25,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +41,26 @@
 #define JOB_OUT_MAX (3 * (LS_CHANNEL_MAX_RECORD + LS_FRAME_HEADER_SIZE))
 /* Scratch buffers larger than this are released after the job rather than kept. */
 #define KEEP_SCRATCH ((size_t)64 << 10)
+/*
+ * Received records up to this many bytes in all are opened on the loop thread (checking and
+ * decrypting 16 KiB takes about 0.2 ms); more go to a worker, so that one client's large
+ * records never hold up the others.
+ */
+#define INLINE_OPEN_MAX ((size_t)16 << 10)
+/*
+ * A request may run on the loop thread itself, with no hand-over at all, when it is the only
+ * request of its connection, the workers are idle, it is a computation on a session (the list
+ * in inline_call()) of at most INLINE_RUN_BYTES, and that call has taken less than
+ * INLINE_RUN_MAX_NS on average so far.  Anything else, and everything that can take long
+ * (PBKDF2, key generation, store writes), runs on a worker.  (Such a request can still wait on
+ * the loop in one rare case: just after a resumption, for a request of the old connection that
+ * holds the application or the same request id.)
+ */
+#define INLINE_RUN_BYTES 4096
+#define INLINE_RUN_MAX_NS 100000
+/* The running mean of each call's cost, in ns (indexed like ls_rpc_calls()). */
+#define COST_SLOTS 128
+static _Atomic uint32_t call_cost_ns[COST_SLOTS];
 
 static void conn_pump(lsd_conn *c);
 static void conn_schedule(lsd_conn *c);
@@ -42,6 +68,7 @@ static void conn_drop(lsd_conn *c, const char *why);
 static bool conn_run_reqs(lsd_conn *c);
 static void conn_progress(lsd_conn *c);
 static bool conn_start_req(lsd_conn *c, lsd_req *q);
+static int conn_send(lsd_conn *c, ls_record_type type, const ls_buf *plain);
 
 static void
 frame_free(lsd_frame *f)
@@ -104,6 +131,87 @@ refuse(int fd, const char *peer, const char *why)
 	ls_buf_clear(&msg);
 	shutdown(fd, SHUT_RDWR);
 	close(fd);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The sending direction of the channel (any thread, out_lock)
+ * ------------------------------------------------------------------------------------------- */
+
+static void scratch_done(ls_buf *b);
+
+/* out_lock held: writes a frame (@hdr + @data) to the socket, queueing what it does not take. */
+static int
+out_write(lsd_conn *c, const uint8_t *hdr, const uint8_t *data, size_t len)
+{
+	size_t total = LS_FRAME_HEADER_SIZE + len, done = 0;
+
+	if (c->out_direct && evbuffer_get_length(c->wq) == 0) {
+		struct iovec iov[2] = {
+			{ (void *)hdr, LS_FRAME_HEADER_SIZE },
+			{ (void *)data, len },
+		};
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+		ssize_t n;
+
+		do
+			n = sendmsg(c->out_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				ls_debug("%s: send: %s", c->peer, strerror(errno));
+				c->out_failed = true;
+				return LS_ERR_IO;
+			}
+			n = 0;
+		}
+		done = (size_t)n;
+		if (done == total)
+			return LS_OK;
+	}
+	if (done < LS_FRAME_HEADER_SIZE) {
+		if (evbuffer_add(c->wq, hdr + done, LS_FRAME_HEADER_SIZE - done) != 0 ||
+		    evbuffer_add(c->wq, data, len) != 0)
+			goto nomem;
+	} else if (evbuffer_add(c->wq, data + (done - LS_FRAME_HEADER_SIZE), total - done) != 0) {
+		goto nomem;
+	}
+	return LS_OK;
+nomem:
+	ls_error("%s: cannot queue %zu bytes of output", c->peer, total - done);
+	c->out_failed = true;
+	return LS_ERR_NOMEM;
+}
+
+/*
+ * Seals @plain (a DATA record; NULL for a CLOSE record) and writes it, in the order of the
+ * sequence numbers.  Any thread, channel state.  Once the socket is gone or the connection
+ * closes, nothing goes out (LS_OK); a failure marks the connection for the loop to drop.
+ */
+static int
+conn_send(lsd_conn *c, ls_record_type type, const ls_buf *plain)
+{
+	uint8_t hdr[LS_FRAME_HEADER_SIZE];
+	int r;
+
+	pthread_mutex_lock(&c->out_lock);
+	if (c->out_fd < 0 || c->out_stop || c->out_failed) {
+		pthread_mutex_unlock(&c->out_lock);
+		return c->out_failed ? LS_ERR_IO : LS_OK;
+	}
+	ls_buf_reset(&c->sealed);
+	r = ls_channel_seal(c->ch, type, plain != NULL ? ls_buf_data(plain) : NULL,
+	                    plain != NULL ? ls_buf_len(plain) : 0, &c->sealed);
+	if (r == LS_OK)
+		r = ls_frame_header(ls_buf_len(&c->sealed), LS_FRAME_DEFAULT_MAX, hdr);
+	if (r != LS_OK) {
+		ls_error("%s: cannot seal a record: %s", c->peer, ls_strerror(r));
+		c->out_failed = true;
+	} else {
+		r = out_write(c, hdr, ls_buf_data(&c->sealed), ls_buf_len(&c->sealed));
+	}
+	scratch_done(&c->sealed);
+	pthread_mutex_unlock(&c->out_lock);
+	return r;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -269,6 +377,32 @@ job_open(lsd_conn *c)
 	c->job_reqs = head;
 }
 
+/* The slot of a request's call in call_cost_ns[], or -1. */
+static int
+cost_slot(const lsd_req *q)
+{
+	const uint8_t *p = ls_buf_cursor(&q->plain);
+	const ls_rpc_call *all, *row;
+	size_t n;
+
+	if (ls_buf_remaining(&q->plain) < 2)
+		return -1;
+	all = ls_rpc_calls(&n);
+	row = ls_rpc_call_find((uint16_t)(p[0] << 8 | p[1]));
+	if (row == NULL || row < all || row - all >= COST_SLOTS)
+		return -1;
+	return (int)(row - all);
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* One request, concurrently with the others of its connection that conn_run_reqs() let go. */
 static void
 req_work(void *arg)
@@ -277,11 +411,27 @@ req_work(void *arg)
 	lsd_conn *c = q->c;
 	unsigned now = atomic_fetch_add(&c->exec_now, 1) + 1;
 	unsigned max = atomic_load(&c->exec_max);
+	int slot = cost_slot(q);
+	int64_t t0 = now_ns(), took;
 
 	while (now > max && !atomic_compare_exchange_weak(&c->exec_max, &max, now))
 		;
 	lsd_dispatch(c, &q->plain, &q->resp, &q->close_after);
 	atomic_fetch_sub(&c->exec_now, 1);
+	if (slot >= 0) {
+		/* A running mean over about eight calls (a lost update between threads is fine). */
+		int64_t mean = atomic_load(&call_cost_ns[slot]);
+
+		took = now_ns() - t0;
+		mean += (took - mean) / 8;
+		atomic_store(&call_cost_ns[slot],
+		             (uint32_t)(mean > UINT32_MAX ? UINT32_MAX : mean));
+	}
+	/* The answer leaves now, from this thread; req_done() only does the bookkeeping. */
+	if (ls_buf_len(&q->resp) > 0) {
+		(void)conn_send(c, LS_RECORD_DATA, &q->resp);
+		q->sent = true;
+	}
 }
 
 static void
@@ -366,6 +516,9 @@ conn_finish_work(void *arg)
 	ls_buf_clear(&c->resp);
 	ls_buf_clear(&c->sealed);
 	ls_buf_clear(&c->job_out);
+	if (c->wq != NULL)
+		evbuffer_free(c->wq);
+	c->wq = NULL;
 	req_free_list(c->job_reqs);
 	c->job_reqs = NULL;
 }
@@ -377,6 +530,7 @@ conn_finish_done(void *arg)
 
 	ls_frame_decoder_free(c->dec);
 	ls_buf_clear(&c->cur);
+	pthread_mutex_destroy(&c->out_lock);
 	free(c);
 }
 
@@ -452,6 +606,13 @@ conn_drop(lsd_conn *c, const char *why)
 		srv->n_handshakes--;
 		c->in_handshake_count = false;
 	}
+	/* No worker writes to the descriptor once it is closed (its number may be reused). */
+	pthread_mutex_lock(&c->out_lock);
+	c->out_fd = -1;
+	pthread_mutex_unlock(&c->out_lock);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	c->wev = NULL;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	while ((f = c->q_head) != NULL) {
@@ -469,40 +630,109 @@ conn_drop(lsd_conn *c, const char *why)
 		conn_release(c);
 }
 
+/* Bytes of output not yet taken by the socket (loop thread). */
+static size_t
+conn_out_pending(lsd_conn *c)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (c->wq != NULL) {
+		pthread_mutex_lock(&c->out_lock);
+		n += evbuffer_get_length(c->wq);
+		pthread_mutex_unlock(&c->out_lock);
+	}
+	return n;
+}
+
+/*
+ * After records were sent (by a worker or the loop): makes the loop flush what the socket did
+ * not take.  False when a write failed and the connection was dropped (it may be gone).
+ */
+static bool
+conn_out_kick(lsd_conn *c)
+{
+	bool failed, waiting;
+
+	if (c->wq == NULL)
+		return true;
+	pthread_mutex_lock(&c->out_lock);
+	failed = c->out_failed;
+	waiting = c->out_direct && evbuffer_get_length(c->wq) > 0;
+	pthread_mutex_unlock(&c->out_lock);
+	if (failed) {
+		conn_drop(c, "cannot send an answer");
+		return false;
+	}
+	if (waiting && !event_pending(c->wev, EV_WRITE, NULL))
+		event_add(c->wev, NULL);
+	return true;
+}
+
 static void
 conn_close_soon(lsd_conn *c)
 {
 	c->closing = true;
+	pthread_mutex_lock(&c->out_lock);
+	c->out_stop = true;
+	pthread_mutex_unlock(&c->out_lock);
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	/* What workers queued goes out first; on_wq_writable() closes then. */
+	if (conn_out_pending(c) == 0)
 		conn_drop(c, "done");
+	else
+		(void)conn_out_kick(c);
 }
 
-/* Seals @plain (a DATA record; NULL for a CLOSE record) and queues it (loop thread: the
- * only sealer of the connection in the channel state). */
+/* The loop's own records (refusals, the close record).  Not LS_OK: drop the connection. */
 static int
 send_record(lsd_conn *c, ls_record_type type, const ls_buf *plain)
 {
-	int r;
+	int r = conn_send(c, type, plain);
 
-	ls_buf_reset(&c->sealed);
-	ls_buf_reset(&c->job_out);
-	r = ls_channel_seal(c->ch, type, plain != NULL ? ls_buf_data(plain) : NULL,
-	                    plain != NULL ? ls_buf_len(plain) : 0, &c->sealed);
-	if (r != LS_OK) {
-		ls_error("%s: cannot seal a record: %s", c->peer, ls_strerror(r));
-		return r;
+	if (r == LS_OK && c->wq != NULL) {
+		pthread_mutex_lock(&c->out_lock);
+		if (evbuffer_get_length(c->wq) > 0 && c->out_direct &&
+		    !event_pending(c->wev, EV_WRITE, NULL))
+			event_add(c->wev, NULL);
+		pthread_mutex_unlock(&c->out_lock);
 	}
-	if ((r = ls_frame_encode(&c->job_out, ls_buf_data(&c->sealed), ls_buf_len(&c->sealed),
-	                         LS_FRAME_DEFAULT_MAX)) != LS_OK) {
-		ls_error("%s: cannot queue %zu bytes of output", c->peer, ls_buf_len(&c->sealed));
-		return r;
+	return r;
+}
+
+/* The loop: the socket takes more of c->wq. */
+static void
+on_wq_writable(evutil_socket_t fd, short what, void *arg)
+{
+	lsd_conn *c = arg;
+	bool failed = false;
+	size_t left;
+	int n;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&c->out_lock);
+	n = evbuffer_write(c->wq, c->out_fd);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		failed = c->out_failed = true;
+	left = evbuffer_get_length(c->wq);
+	pthread_mutex_unlock(&c->out_lock);
+	if (failed) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "socket error: %s", strerror(errno));
+		conn_drop(c, why);
+		return;
 	}
-	if (bufferevent_write(c->bev, ls_buf_data(&c->job_out), ls_buf_len(&c->job_out)) != 0)
-		return LS_ERR_NOMEM;
-	scratch_done(&c->job_out);
-	scratch_done(&c->sealed);
-	return LS_OK;
+	if (left > 0) {
+		event_add(c->wev, NULL);
+		return;
+	}
+	if (c->closing) {
+		if (conn_out_pending(c) == 0)
+			conn_drop(c, "done");
+		return;
+	}
+	conn_progress(c);
 }
 
 /* No more requests are taken; the ones opened are answered, then a close record goes. */
@@ -529,8 +759,7 @@ conn_progress(lsd_conn *c)
 	lsd_server *srv = c->srv;
 
 	if (c->close_pending) {
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) <= LSD_OUTPUT_HIGH &&
-		    !conn_run_reqs(c))
+		if (conn_out_pending(c) <= LSD_OUTPUT_HIGH && !conn_run_reqs(c))
 			return;
 		if (c->reqs != NULL || c->busy)
 			return;
@@ -572,9 +801,14 @@ req_done(void *arg)
 	c->deadline = c->srv->cfg->idle_timeout != 0
 	                      ? lsd_now_ms() + (int64_t)c->srv->cfg->idle_timeout * 1000
 	                      : 0;
-	if (ls_buf_len(&q->resp) > 0 && send_record(c, LS_RECORD_DATA, &q->resp) != LS_OK) {
+	if (!q->sent && ls_buf_len(&q->resp) > 0 &&
+	    send_record(c, LS_RECORD_DATA, &q->resp) != LS_OK) {
 		req_free(q);
 		conn_drop(c, "cannot send an answer");
+		return;
+	}
+	if (!conn_out_kick(c)) {
+		req_free(q);
 		return;
 	}
 	if (q->close_after) {
@@ -668,10 +902,21 @@ conn_done(void *arg)
 			conn_drop(c, "cannot switch to the channel");
 			return;
 		}
+		c->wq = evbuffer_new();
+		c->wev = event_new(srv->base, bufferevent_getfd(c->bev), EV_WRITE, on_wq_writable, c);
+		if (c->wq == NULL || c->wev == NULL) {
+			ls_frame_decoder_free(dec);
+			conn_drop(c, "out of memory");
+			return;
+		}
 		ls_frame_decoder_free(c->dec);
 		c->dec = dec;
 		ls_buf_clear(&c->cur);
 		ls_buf_init(&c->cur, srv->cfg->max_frame);
+		pthread_mutex_lock(&c->out_lock);
+		c->out_fd = bufferevent_getfd(c->bev);
+		c->out_direct = evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+		pthread_mutex_unlock(&c->out_lock);
 		c->state = LSD_CONN_CHANNEL;
 		if (c->in_handshake_count) {
 			srv->n_handshakes--;
@@ -694,8 +939,76 @@ conn_done(void *arg)
 	conn_pump(c);
 }
 
+/* The calls that may run on the loop thread (INLINE_RUN_MAX_NS): a session's computation on
+ * keys in memory, no store write, no PBKDF2. */
+static bool
+inline_call(uint16_t call)
+{
+	switch (call) {
+	case LS_RPC_C_GenerateRandom:
+	case LS_RPC_C_SeedRandom:
+	case LS_RPC_C_GetSessionInfo:
+	case LS_RPC_C_SignInit:
+	case LS_RPC_C_Sign:
+	case LS_RPC_C_SignUpdate:
+	case LS_RPC_C_SignFinal:
+	case LS_RPC_SignOneShot:
+	case LS_RPC_C_VerifyInit:
+	case LS_RPC_C_Verify:
+	case LS_RPC_C_VerifyUpdate:
+	case LS_RPC_C_VerifyFinal:
+	case LS_RPC_VerifyOneShot:
+	case LS_RPC_C_DigestInit:
+	case LS_RPC_C_Digest:
+	case LS_RPC_C_DigestUpdate:
+	case LS_RPC_C_DigestFinal:
+	case LS_RPC_C_EncryptInit:
+	case LS_RPC_C_Encrypt:
+	case LS_RPC_C_EncryptUpdate:
+	case LS_RPC_C_EncryptFinal:
+	case LS_RPC_EncryptOneShot:
+	case LS_RPC_C_DecryptInit:
+	case LS_RPC_C_Decrypt:
+	case LS_RPC_C_DecryptUpdate:
+	case LS_RPC_C_DecryptFinal:
+	case LS_RPC_DecryptOneShot:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether @q (the connection's only request, a session request) runs on the loop thread. */
+static bool
+inline_ok(lsd_conn *c, lsd_req *q)
+{
+	const uint8_t *p = ls_buf_cursor(&q->plain);
+	int slot;
+
+	if (q->kind != LSD_REQ_SESSION || c->running != 0 ||
+	    ls_buf_remaining(&q->plain) > INLINE_RUN_BYTES || ls_buf_remaining(&q->plain) < 2 ||
+	    !inline_call((uint16_t)(p[0] << 8 | p[1])))
+		return false;
+	if ((slot = cost_slot(q)) < 0 || atomic_load(&call_cost_ns[slot]) > INLINE_RUN_MAX_NS)
+		return false;
+	/* Busy workers mean other connections have work: the loop stays free for their I/O. */
+	return lsd_pool_pending(c->srv->pool) == 0;
+}
+
+/* Runs @q here and now, then what follows its answer (req_done() may free c). */
+static void
+conn_run_inline(lsd_conn *c, lsd_req *q)
+{
+	q->running = true;
+	if (++c->running > c->running_max)
+		c->running_max = c->running;
+	req_work(q);
+	req_done(q);
+}
+
 /* Starts the requests that may run now (docs/server.md, "Concurrent requests").  False when
- * the connection was dropped (it may be gone). */
+ * the caller must not go on: the connection was dropped (it may be gone), or a request ran on
+ * the loop thread and everything after it was done already. */
 static bool
 conn_run_reqs(lsd_conn *c)
 {
@@ -732,6 +1045,10 @@ conn_run_reqs(lsd_conn *c)
 		}
 		if (p != q)
 			continue; /* an earlier request of its session is not answered yet */
+		if (q == c->reqs && q->next == NULL && inline_ok(c, q)) {
+			conn_run_inline(c, q);
+			return false; /* it went on in req_done(); c may be gone */
+		}
 		if (!conn_start_req(c, q))
 			return false;
 	}
@@ -748,20 +1065,29 @@ conn_schedule(lsd_conn *c)
 	if (c->state == LSD_CONN_CHANNEL) {
 		lsd_frame *f;
 
+		size_t bytes = 0;
+
 		/* A client that does not read its answers gets no more until it does. */
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > LSD_OUTPUT_HIGH)
+		if (conn_out_pending(c) > LSD_OUTPUT_HIGH)
 			return;
 		if (!conn_run_reqs(c))
 			return;
 		if (c->busy || c->q_head == NULL || c->close_pending)
 			return;
-		/* Everything received goes to one job that opens it in order. */
+		/* Everything received is opened in order: here when small, else by one job. */
 		c->job_frame = c->q_head;
 		c->job_nframes = 0;
-		for (f = c->q_head; f != NULL; f = f->next)
+		for (f = c->q_head; f != NULL; f = f->next) {
 			c->job_nframes++;
+			bytes += f->len;
+		}
 		c->q_head = c->q_tail = NULL;
 		c->busy = true;
+		if (bytes <= INLINE_OPEN_MAX) {
+			conn_work(c);
+			conn_done(c); /* may free c */
+			return;
+		}
 		if (lsd_pool_submit(c->srv->pool, conn_work, conn_done, c) != LS_OK) {
 			c->busy = false;
 			while ((f = c->job_frame) != NULL) {
@@ -775,7 +1101,7 @@ conn_schedule(lsd_conn *c)
 	if (c->busy || c->q_head == NULL)
 		return;
 	/* A client that does not read its answers gets no more until it does. */
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > LSD_OUTPUT_HIGH)
+	if (conn_out_pending(c) > LSD_OUTPUT_HIGH)
 		return;
 	c->job_frame = c->q_head;
 	c->q_head = c->q_head->next;
@@ -890,13 +1216,23 @@ on_write(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->closing) {
-		conn_drop(c, "done");
+		if (conn_out_pending(c) == 0)
+			conn_drop(c, "done");
 		return;
 	}
-	if (c->state == LSD_CONN_CHANNEL && !c->dead)
+	if (c->state == LSD_CONN_CHANNEL && !c->dead) {
+		if (!c->out_direct) {
+			/* The handshake's last bytes are out: records may go straight to the socket. */
+			pthread_mutex_lock(&c->out_lock);
+			c->out_direct = true;
+			pthread_mutex_unlock(&c->out_lock);
+			if (!conn_out_kick(c))
+				return;
+		}
 		conn_progress(c);
-	else
+	} else {
 		conn_schedule(c);
+	}
 }
 
 static void
@@ -950,6 +1286,14 @@ lsd_conn_accept(lsd_server *srv, int fd, const struct sockaddr *sa, int salen)
 		refuse(fd, peer, "out of memory");
 		return;
 	}
+	/* Answers are single small records: none should wait for the previous one's ACK. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	if (pthread_mutex_init(&c->out_lock, NULL) != 0) {
+		free(c);
+		refuse(fd, peer, "out of memory");
+		return;
+	}
+	c->out_fd = -1;
 	c->srv = srv;
 	c->serial = ++srv->next_conn_serial;
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
@@ -964,6 +1308,7 @@ lsd_conn_accept(lsd_server *srv, int fd, const struct sockaddr *sa, int salen)
 	    (r = ls_handshake_server_new(&hcfg, &c->hs)) != LS_OK) {
 		ls_error("%s: cannot start a handshake: %s", peer, ls_strerror(r));
 		ls_frame_decoder_free(c->dec);
+		pthread_mutex_destroy(&c->out_lock);
 		free(c);
 		refuse(fd, peer, "internal error");
 		return;
@@ -972,6 +1317,7 @@ lsd_conn_accept(lsd_server *srv, int fd, const struct sockaddr *sa, int salen)
 	if (c->bev == NULL) {
 		ls_handshake_free(c->hs);
 		ls_frame_decoder_free(c->dec);
+		pthread_mutex_destroy(&c->out_lock);
 		free(c);
 		refuse(fd, peer, "out of memory");
 		return;

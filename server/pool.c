@@ -48,6 +48,7 @@ worker_main(void *arg)
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
+		bool notify;
 		job *j;
 
 		while (pool->head == NULL && !pool->stopping)
@@ -64,6 +65,11 @@ worker_main(void *arg)
 
 		pthread_mutex_lock(&pool->lock);
 		j->next = NULL;
+		/*
+		 * The loop takes the whole list after each wake-up: a job joining a list that is
+		 * not empty was announced already, and needs no write (nor a wake-up) of its own.
+		 */
+		notify = pool->done_head == NULL;
 		if (pool->done_tail != NULL)
 			pool->done_tail->next = j;
 		else
@@ -71,7 +77,7 @@ worker_main(void *arg)
 		pool->done_tail = j;
 		pthread_cond_broadcast(&pool->idle);
 		/* A failed write only means the counter is already non-zero: the loop will wake. */
-		if (write(pool->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		if (notify && write(pool->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			ls_warning("worker pool: eventfd write: %s", strerror(errno));
 	}
 	pthread_mutex_unlock(&pool->lock);

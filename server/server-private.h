@@ -6,10 +6,12 @@
  *    the per-source table and the timers.
  *  - A connection's handshake state belongs to the one handshake job of that connection that
  *    runs on a worker at a time (lsd_conn.busy).  In the channel state, the job that opens
- *    records (one at a time, lsd_conn.busy) owns the receiving direction of the channel; the
- *    requests it opens then run concurrently on the workers (lsd_conn.running of them, each
- *    with its own buffers, see lsd_req), and the loop thread seals every response (the sending
- *    direction).  The worker pool's mutex orders the hand-over both ways.
+ *    records (the loop thread itself for small records, else one job at a time,
+ *    lsd_conn.busy) owns the receiving direction of the channel; the requests it opens then
+ *    run concurrently on the workers (lsd_conn.running of them, each with its own buffers, see
+ *    lsd_req), and each worker seals and writes its own response under lsd_conn.out_lock (the
+ *    sending direction; the loop takes the same lock for the records it sends).  The worker
+ *    pool's mutex orders the hand-over both ways.
  *  - srv->reg_lock guards the registry: the runtime accounts (lsd_acct: the open ls_token and
  *    the counts), the applications (lsd_app) with their resume tokens and leases, and the link
  *    between a connection and its application (conn->app, app->conn).
@@ -46,6 +48,7 @@
 
 struct event_base;
 struct event;
+struct evbuffer;
 struct evconnlistener;
 struct bufferevent;
 
@@ -158,6 +161,7 @@ typedef struct lsd_req {
 	uint64_t session;         /* LSD_REQ_SESSION: the session handle */
 	bool running;             /* its job is queued or running */
 	bool close_after;         /* close the connection once it is answered */
+	bool sent;                /* its worker sealed and sent (or queued) the response */
 } lsd_req;
 
 typedef enum {
@@ -217,8 +221,22 @@ struct lsd_conn {
 	const char *refused;      /* over a limit at login: the first request is refused, then close */
 	ls_buf plain;             /* an opened record */
 	ls_buf resp;              /* a response plaintext */
-	ls_buf sealed;            /* a sealed record */
 	uint64_t requests;        /* answered on this connection */
+
+	/*
+	 * The sending direction in the channel state (out_lock): whichever thread has a record to
+	 * send - the worker that ran a request, or the loop (refusals, the close record) - seals
+	 * it and writes it to the socket itself, so the sequence numbers follow the order on the
+	 * wire.  What the socket does not take waits in wq, which the loop flushes (wev).
+	 */
+	pthread_mutex_t out_lock;
+	int out_fd;               /* the socket; -1 once it is gone (nothing more is written) */
+	bool out_direct;          /* the bufferevent's output (the handshake's) has drained */
+	bool out_failed;          /* a write failed: the loop drops the connection */
+	bool out_stop;            /* closing: no further record is sealed */
+	ls_buf sealed;            /* a sealed record */
+	struct evbuffer *wq;      /* sealed frames waiting for the socket (in order) */
+	struct event *wev;        /* the loop's write event for wq */
 };
 
 /* ---- the server ------------------------------------------------------------------------- */
@@ -237,7 +255,7 @@ struct lsd_server {
 	struct evconnlistener *listeners[LSD_MAX_LISTEN];
 	size_t n_listeners;
 	struct event *sig_term, *sig_int, *sig_pipe, *tick;
-	bool stopping;
+	_Atomic bool stopping; /* set by the loop at SIGTERM, read by workers too */
 
 	/* Loop thread. */
 	lsd_conn *conns;

@@ -2,7 +2,9 @@
  * Concurrent requests on one connection: several sessions with pipelined signatures run on
  * more than one worker at once, every answer matches its request id and every signature
  * verifies, and the requests of one session keep their order (a pipelined multi-part
- * C_SignInit / C_SignUpdate / C_SignFinal sequence, and C_SignInit + C_Sign pairs).
+ * C_SignInit / C_SignUpdate / C_SignFinal sequence, and C_SignInit + C_Sign pairs); and the
+ * answers the workers write themselves wait, whole and in order, for a client that does not
+ * read them at once.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -253,4 +255,71 @@ Test(concurrency, sessions_of_one_connection_run_in_parallel_in_order_per_sessio
 	cr_assert_geq(running, 2, "the requests of one connection ran on more than one worker "
 	                          "at the same time (at most %u, %u handed)",
 	              running, handed);
+}
+
+/*
+ * A client that pipelines requests with large answers and does not read them for a while: the
+ * workers' answers fill the socket, wait in the connection's queue (partial writes included)
+ * and go out when the client reads, every one whole, in order per session and matched by id.
+ */
+#define SLOW_READER_REQS 24
+#define SLOW_READER_LEN ((CK_ULONG)512 << 10)
+
+Test(concurrency, answers_wait_whole_and_in_order_for_a_client_that_does_not_read)
+{
+	ls_buf burst[SLOW_READER_REQS], in;
+	bool seen[SLOW_READER_REQS] = { false };
+	uint64_t last[2] = { 0, 0 };
+	CK_SESSION_HANDLE h[2];
+	ts_client c;
+	size_t i;
+
+	ts_config(&srv, "workers = 2\n");
+	ts_start(&srv);
+	ts_add_user(&srv, "alice", "password of someone", true);
+	ts_login_ok(&c, srv.port, "alice", "password of someone");
+	ts_init_token(&c, USER_PIN);
+	h[0] = ts_open_session(&c);
+	h[1] = ts_open_session(&c);
+	for (i = 0; i < SLOW_READER_REQS; i++) {
+		const ls_rpc_value args[] = { LS_RPC_HANDLE(h[i % 2]), LS_RPC_ULONG(SLOW_READER_LEN) };
+
+		ls_buf_init(&burst[i], LS_RPC_MAX_MESSAGE);
+		cr_assert_eq(ls_rpc_request_encode(&burst[i], LS_RPC_C_GenerateRandom, 5000 + i, args,
+		                                   2),
+		             CKR_OK);
+	}
+	ts_write_burst(&c, burst, SLOW_READER_REQS);
+	usleep(1000 * 1000); /* 12 MiB of answers: far more than the socket takes */
+
+	ls_buf_init(&in, LS_CHANNEL_MAX_PLAINTEXT);
+	for (i = 0; i < SLOW_READER_REQS; i++) {
+		ls_rpc_msg *m = NULL;
+		const ls_rpc_value *v;
+		uint64_t id;
+		size_t k;
+
+		cr_assert_eq(ls_channel_recv(c.ch, c.t, &in, TS_TIMEOUT_MS), LS_OK, "answer %zu", i);
+		cr_assert_eq(ls_rpc_response_decode(&in, LS_RPC_C_GenerateRandom, &m), LS_OK);
+		id = ls_rpc_msg_request_id(m);
+		cr_assert(id >= 5000 && id < 5000 + SLOW_READER_REQS, "request id %llu",
+		          (unsigned long long)id);
+		k = (size_t)(id - 5000);
+		cr_assert_not(seen[k], "request %llu answered twice", (unsigned long long)id);
+		seen[k] = true;
+		cr_assert_gt(id, last[k % 2], "the answers of one session keep its order");
+		last[k % 2] = id;
+		cr_assert_eq(ls_rpc_msg_rv(m), CKR_OK);
+		v = ls_rpc_msg_arg(m, 0, 'y');
+		cr_assert(v != NULL && v->bytes.len == SLOW_READER_LEN, "a whole answer");
+		ls_rpc_msg_free(m);
+		ls_buf_clear(&burst[k]);
+	}
+	ls_buf_clear(&in);
+	c.next_id = 9000;
+	cr_assert_eq(TS_CALL(&c, LS_RPC_C_GenerateRandom, NULL, LS_RPC_HANDLE(h[0]),
+	                     LS_RPC_ULONG(32)),
+	             CKR_OK, "the connection goes on");
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
 }
