@@ -445,6 +445,8 @@ struct attempt_ctx {
 	const ls_sespake_limits *limits;
 	const char *source;
 	bool success;
+	bool overlap;    /* other attempts of the account are in flight */
+	bool uncounted;  /* set by the begin step: exhausted, but run on the others' account */
 	bool now_locked; /* set by the begin step: report after the commit */
 };
 
@@ -480,6 +482,12 @@ attempt_in(ls_store_txn *txn, void *ctx)
 			if ((r = ls_sespake_counters_init(limits, &cnt)) == LS_OK)
 				r = ls_sespake_counters_begin(limits, &cnt);
 		}
+		if (r == LS_ERR_ATTEMPTS_EXHAUSTED && c->overlap) {
+			/* The attempts in flight took the counter down; wait for their outcome. */
+			c->uncounted = true;
+			r = LS_OK;
+			goto out;
+		}
 		if (r == LS_ERR_ATTEMPTS_EXHAUSTED) {
 			/* Persist the lock so that the state is visible (admin, audit). */
 			a.state = LSD_ACCOUNT_LOCKED;
@@ -508,9 +516,11 @@ out:
 
 int
 lsd_account_begin_attempt(ls_store *store, const char *nickname, const ls_sespake_limits *limits,
-                          const char *source)
+                          const char *source, bool overlap, bool *uncounted)
 {
-	struct attempt_ctx c = { .nickname = nickname, .limits = limits, .source = source };
+	struct attempt_ctx c = {
+		.nickname = nickname, .limits = limits, .source = source, .overlap = overlap
+	};
 	ls_store_txn *txn = NULL;
 	int r;
 
@@ -518,6 +528,12 @@ lsd_account_begin_attempt(ls_store *store, const char *nickname, const ls_sespak
 	if ((r = ls_store_begin(store, true, &txn)) != LS_OK)
 		return r;
 	r = attempt_in(txn, &c);
+	if (uncounted != NULL)
+		*uncounted = c.uncounted;
+	if (c.uncounted) {
+		ls_store_rollback(txn); /* nothing written */
+		return r;
+	}
 	/* The lock itself is committed even though the attempt is refused. */
 	if (r == LS_OK || (r == LS_ERR_ATTEMPTS_EXHAUSTED && c.now_locked)) {
 		int rc = ls_store_commit(txn);

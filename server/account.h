@@ -100,9 +100,18 @@ int lsd_account_recreate_token(ls_store *store, uint64_t id, const char *source,
  * becomes locked and an audit row "locked" is written the first time), LS_OK after the
  * decremented counters were committed.  success: resets C1/C2 and records the login time and
  * @source.
+ *
+ * @overlap: other attempts of this account are in flight on this server (counted, not yet
+ * ended).  Their decrements may be what exhausted a counter, and they may still succeed (the
+ * user's several applications logging in at once): then a counter at 0 neither locks the
+ * account nor is this attempt refused; it runs without a decrement (*@uncounted is set).  The
+ * lock comes at the first begin with a counter at 0 and nothing in flight, that is once the
+ * attempts that took the counter down have all failed.  Bounded by the caller
+ * (LSD_ATTEMPT_OVERLAP_MAX).
  */
 int lsd_account_begin_attempt(ls_store *store, const char *nickname,
-                              const ls_sespake_limits *limits, const char *source);
+                              const ls_sespake_limits *limits, const char *source, bool overlap,
+                              bool *uncounted);
 int lsd_account_record_success(ls_store *store, const char *nickname,
                                const ls_sespake_limits *limits, const char *source);
 

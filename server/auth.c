@@ -15,8 +15,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -66,21 +68,96 @@ sleep_us(int64_t us)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Counts @c's attempt for @nickname among those in flight; returns how many others were
+ * already there (UINT_MAX when it cannot be counted: out of memory).
+ */
+static unsigned
+attempt_enter(lsd_conn *c, const char *nickname)
+{
+	lsd_server *srv = c->srv;
+	lsd_attempt *a;
+	unsigned others;
+
+	pthread_mutex_lock(&srv->reg_lock);
+	for (a = srv->attempts; a != NULL; a = a->next) {
+		if (strcmp(a->nickname, nickname) == 0)
+			break;
+	}
+	if (a == NULL && (a = calloc(1, sizeof(*a))) != NULL) {
+		snprintf(a->nickname, sizeof(a->nickname), "%s", nickname);
+		a->next = srv->attempts;
+		srv->attempts = a;
+	}
+	if (a == NULL) {
+		pthread_mutex_unlock(&srv->reg_lock);
+		return UINT_MAX;
+	}
+	others = a->n++;
+	c->attempt_pending = true;
+	pthread_mutex_unlock(&srv->reg_lock);
+	return others;
+}
+
+void
+lsd_auth_attempt_end(lsd_conn *c)
+{
+	lsd_server *srv = c->srv;
+	lsd_attempt **pp, *a;
+
+	if (!c->attempt_pending)
+		return;
+	c->attempt_pending = false;
+	pthread_mutex_lock(&srv->reg_lock);
+	for (pp = &srv->attempts; (a = *pp) != NULL; pp = &a->next) {
+		if (strcmp(a->nickname, c->nickname) == 0)
+			break;
+	}
+	if (a != NULL && --a->n == 0) {
+		*pp = a->next;
+		free(a);
+	}
+	pthread_mutex_unlock(&srv->reg_lock);
+}
+
+void
+lsd_auth_free_all(lsd_server *srv)
+{
+	lsd_attempt *a, *next;
+
+	for (a = srv->attempts; a != NULL; a = next) {
+		next = a->next;
+		free(a);
+	}
+	srv->attempts = NULL;
+}
+
 static int
 cb_begin(void *user_data, const char *nickname, bool known)
 {
 	lsd_conn *c = user_data;
 	_Atomic int64_t *cost = &c->srv->attempt_cost_us;
 	int64_t t0, spent, mean = atomic_load(cost);
+	bool uncounted = false;
+	unsigned others;
 	int r;
 
 	if (!known) {
 		sleep_us(mean);
 		return LS_OK;
 	}
+	/* c->nickname is @nickname (cb_lookup); lsd_auth_attempt_end() finds it by that. */
+	others = attempt_enter(c, nickname);
 	t0 = now_us();
-	r = lsd_account_begin_attempt(c->srv->store, nickname, &c->srv->limits, c->addr);
+	r = lsd_account_begin_attempt(c->srv->store, nickname, &c->srv->limits, c->addr,
+	                              others > 0 && others < LSD_ATTEMPT_OVERLAP_MAX, &uncounted);
 	spent = now_us() - t0;
+	if (r != LS_OK)
+		lsd_auth_attempt_end(c);
+	if (uncounted)
+		ls_info("%s: '%s': a counter is at 0 with %u other attempt(s) in flight: this one "
+		        "waits for their outcome, uncounted",
+		        c->peer, nickname, others);
 	if (r == LS_OK) {
 		atomic_store(cost, mean + (spent - mean) / 8);
 	} else if (r == LS_ERR_ATTEMPTS_EXHAUSTED) {
@@ -102,6 +179,7 @@ cb_success(void *user_data, const char *nickname)
 	int r;
 
 	r = lsd_account_record_success(c->srv->store, nickname, &c->srv->limits, c->addr);
+	lsd_auth_attempt_end(c);
 	if (r != LS_OK)
 		ls_error("%s: cannot record the login of '%s': %s", c->peer, nickname,
 		         ls_strerror(r));

@@ -258,6 +258,7 @@ job_handshake(lsd_conn *c)
 	out_frame(c, &c->resp);
 	if (!done)
 		return;
+	lsd_auth_attempt_end(c);
 	reason = ls_handshake_get_reason(c->hs);
 	if (r == LS_OK && ls_handshake_purpose_of(c->hs) == LS_HANDSHAKE_SESSION) {
 		r = ls_handshake_take_channel(c->hs, &c->ch);
@@ -508,6 +509,7 @@ conn_finish_work(void *arg)
 	lsd_conn *c = arg;
 
 	lsd_registry_logout(c);
+	lsd_auth_attempt_end(c); /* a handshake abandoned half-way */
 	ls_handshake_free(c->hs);
 	c->hs = NULL;
 	ls_channel_free(c->ch);

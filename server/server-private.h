@@ -129,6 +129,20 @@ struct lsd_app {
 	uint64_t signatures;      /* signing operations since the last audit row */
 };
 
+/* Login attempts of one nickname counted and not yet ended (auth.c). */
+typedef struct lsd_attempt {
+	struct lsd_attempt *next;
+	unsigned n;
+	char nickname[LS_STORE_NICK_MAX + 1];
+} lsd_attempt;
+
+/*
+ * How many attempts of one account may run at once past an exhausted counter, waiting for
+ * the outcome of those that exhausted it (server/account.h, lsd_account_begin_attempt): room
+ * for a user's applications logging in together, not for a guessing burst.
+ */
+#define LSD_ATTEMPT_OVERLAP_MAX 8
+
 /* ---- connections ------------------------------------------------------------------------ */
 
 typedef struct lsd_frame {
@@ -222,6 +236,7 @@ struct lsd_conn {
 	ls_buf plain;             /* an opened record */
 	ls_buf resp;              /* a response plaintext */
 	uint64_t requests;        /* answered on this connection */
+	bool attempt_pending;     /* a login attempt counted in srv->attempts (auth.c) */
 
 	/*
 	 * The sending direction in the channel state (out_lock): whichever thread has a record to
@@ -273,6 +288,9 @@ struct lsd_server {
 	/* Unknown-nickname timing: mean cost of a counter write, microseconds. */
 	_Atomic int64_t attempt_cost_us;
 
+	/* Login attempts between their counted begin and their end, per nickname (reg_lock). */
+	lsd_attempt *attempts;
+
 	/* state.c: the identity key registrations use now (identity_lock): identity.key's stat
 	 * when it was loaded, and every key loaded since the start (handshakes may still hold
 	 * one; freed at shutdown).  hs_config.identity stays the key of the start. */
@@ -311,6 +329,11 @@ void lsd_source_free_all(lsd_server *srv);
 
 /* auth.c: the handshake's callbacks (worker threads). */
 void lsd_auth_setup(lsd_server *srv);
+/* The login attempt of @c (if one is counted) has ended: succeeded, failed or abandoned.
+ * Idempotent; called when a handshake ends and when the connection goes.  Worker. */
+void lsd_auth_attempt_end(lsd_conn *c);
+/* Shutdown: forgets the attempts still counted. */
+void lsd_auth_free_all(lsd_server *srv);
 
 /* registry.c: runtime accounts, applications, leases (any thread unless noted). */
 /*

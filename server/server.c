@@ -327,6 +327,7 @@ lsd_server_free(lsd_server *srv)
 	ls_store_close(srv->store);
 	lsd_state_free(srv);
 	ls_wipe(srv->secret, sizeof(srv->secret));
+	lsd_auth_free_all(srv);
 	pthread_mutex_destroy(&srv->reg_lock);
 	if (srv->n_conns == 0)
 		ls_info("stopped");

@@ -9,6 +9,8 @@
  */
 #include "server-util.h"
 
+#include <pthread.h>
+
 static ts_server srv;
 
 static void
@@ -142,6 +144,90 @@ Test(accounts, counters_lock_the_account_until_unlocked)
 	cr_assert_eq(ts_admin(&srv, out, sizeof(out), unlock), 0, "%s", out);
 	ts_login_ok(&c, srv.port, "alice", "correct horse");
 	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+/* Concurrent logins: one thread each, released together by a barrier. */
+#define BURST 8
+
+struct burst {
+	pthread_barrier_t *go;
+	const char *password;
+	int rounds;
+	int failures;
+};
+
+static void *
+burst_thread(void *arg)
+{
+	struct burst *b = arg;
+	ts_client c;
+	int i;
+
+	for (i = 0; i < b->rounds; i++) {
+		pthread_barrier_wait(b->go);
+		if (ts_login(&c, srv.port, "alice", b->password) != LS_OK)
+			b->failures++;
+		ts_close(&c);
+	}
+	return NULL;
+}
+
+static int
+burst(const char *password, int rounds)
+{
+	pthread_barrier_t go;
+	pthread_t th[BURST];
+	struct burst b[BURST];
+	int i, failures = 0;
+
+	pthread_barrier_init(&go, NULL, BURST);
+	for (i = 0; i < BURST; i++) {
+		b[i] = (struct burst){ .go = &go, .password = password, .rounds = rounds };
+		cr_assert_eq(pthread_create(&th[i], NULL, burst_thread, &b[i]), 0);
+	}
+	for (i = 0; i < BURST; i++) {
+		pthread_join(th[i], NULL);
+		failures += b[i].failures;
+	}
+	pthread_barrier_destroy(&go);
+	return failures;
+}
+
+Test(accounts, concurrent_logins_of_one_account_do_not_lock_it)
+{
+	char out[4096];
+	const char *show[] = { "user", "show", "alice", NULL };
+	ts_client c;
+
+	/* C1 = 3: eight applications of one user logging in at once must not look like three
+	 * failures in a row, whatever order the server counts them in. */
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start(&srv);
+	cr_assert_eq(burst("correct horse", 4), 0, "every concurrent login succeeds");
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), show), 0, "%s", out);
+	cr_assert(strstr(out, "state:           active") != NULL, "%s", out);
+	cr_assert(strstr(out, "C1=3 C2=7") != NULL, "the counters are back: %s", out);
+	ts_login_ok(&c, srv.port, "alice", "correct horse");
+	ts_close(&c);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, a_concurrent_guessing_burst_still_locks_the_account)
+{
+	char out[4096];
+	const char *show[] = { "user", "show", "alice", NULL };
+	ts_client c;
+
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start(&srv);
+	cr_assert_eq(burst("wrong guess", 1), BURST, "every guess fails");
+	/* The attempts past the exhausted counter only waited for the others' outcome: once all
+	 * have failed, the account locks, and the right password no longer opens it. */
+	cr_assert_eq(ts_login(&c, srv.port, "alice", "correct horse"), LS_ERR_AUTH_FAILED);
+	ts_close(&c);
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), show), 0, "%s", out);
+	cr_assert(strstr(out, "state:           locked") != NULL, "%s", out);
 	cr_assert_eq(ts_stop(&srv), 0);
 }
 
