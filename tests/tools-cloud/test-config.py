@@ -206,6 +206,31 @@ def main():
         check("both slots through libls11cloud.so", "alice" in listing and "bob" in listing,
               listing)
 
+        # -- an account on a second server, beside the first server's ------------------------
+        other = cloudenv.Cloud(nicknames=(), prefix="ls11-config-2",
+                               server_args=["--registration", "open", "--resume-lease", "0"])
+        try:
+            fp2 = subprocess.run([cloudenv.ADMIN, "--state-dir", other.state, "fingerprint"],
+                                 check=True, capture_output=True, text=True).stdout.strip()
+            rc, out, err = run(cloud, "register", "127.0.0.1", str(other.port), "carol", "-p",
+                               "Carols-pw-4", "--fingerprint", fp2, "--store=file")
+            check("register carol on a second server", rc == 0, err)
+            rc, out, err = run(cloud, "status", "--account", "carol")
+            check("carol's status comes from the second server",
+                  rc == 0 and str(other.port) in out and fp2 in out and "active" in out,
+                  out + err)
+            listing = slots(cloud)
+            check("three slots over two servers through libls11cloud.so",
+                  all(n in listing for n in ("alice", "bob", "carol")), listing)
+            p = subprocess.run([cloudenv.ADMIN, "--state-dir", other.state, "user", "list"],
+                               capture_output=True, text=True)
+            check("carol lives on the second server only",
+                  "carol" in p.stdout and "alice" not in p.stdout, p.stdout + p.stderr)
+            rc, out, err = run(cloud, "unregister", "--account", "carol", "--yes")
+            check("unregister carol", rc == 0 and not os.path.exists(conf(cloud, "carol")), err)
+        finally:
+            other.close()
+
         # -- unregister ----------------------------------------------------------------------
         before = store_rows(cloud, "alice")
         check("alice has rows in the store (account, token, audit)",
