@@ -196,11 +196,13 @@ static bool
 out_hold(lsd_conn *c)
 {
 	unsigned unsent = atomic_load(&c->out_unsent);
+	size_t queued;
 
 	if (unsent == 0 || atomic_load(&c->out_unsent_slow) > 0 || c->out_held >= OUT_HOLD_MAX ||
 	    ls_buf_len(&c->sealed) >= OUT_HOLD_BYTES)
 		return false;
-	return lsd_pool_queued(c->srv->pool) <= unsent;
+	queued = lsd_pool_queued(c->srv->pool);
+	return queued >= 1 && queued <= unsent;
 }
 
 /*
