@@ -53,6 +53,7 @@ struct ls_channel {
 	atomic_int fault; /* ls_channel_fault; the first one sticks */
 	struct dir tx, rx;
 	ls_buf tx_rec; /* record scratch of ls_channel_send() */
+	ls_buf tx_batch; /* records of ls_channel_send_batch() */
 	ls_buf rx_rec; /* frame scratch of ls_channel_recv() */
 };
 
@@ -211,6 +212,8 @@ ls_channel_new(ls_channel_role role, const uint8_t key[static LS_CHANNEL_KEY_SIZ
 	ch->epoch_bits = LS_CHANNEL_DEFAULT_EPOCH_BITS;
 	atomic_init(&ch->fault, LS_CHANNEL_FAULT_NONE);
 	ls_buf_init(&ch->tx_rec, LS_CHANNEL_MAX_RECORD);
+	/* One large record alone, or small ones up to LS_CHANNEL_BATCH_BYTES. */
+	ls_buf_init(&ch->tx_batch, LS_CHANNEL_BATCH_BYTES + LS_CHANNEL_MAX_RECORD);
 	/* As large as any transport's frames: the transport's own cap is what bounds it. */
 	ls_buf_init(&ch->rx_rec, LS_FRAME_MAX_LIMIT);
 
@@ -262,6 +265,7 @@ ls_channel_free(ls_channel *ch)
 	dir_clear(&ch->tx);
 	dir_clear(&ch->rx);
 	ls_buf_clear(&ch->tx_rec);
+	ls_buf_clear(&ch->tx_batch);
 	ls_buf_clear(&ch->rx_rec);
 	ls_wipe(ch, sizeof(*ch));
 	free(ch);
@@ -487,6 +491,58 @@ int
 ls_channel_send(ls_channel *ch, ls_transport *t, const void *data, size_t len, int timeout_ms)
 {
 	return channel_send_record(ch, t, LS_RECORD_DATA, data, len, timeout_ms);
+}
+
+int
+ls_channel_send_batch(ls_channel *ch, ls_transport *t, const ls_transport_frame *msgs, size_t n,
+                      int timeout_ms)
+{
+	ls_transport_frame frames[LS_TRANSPORT_SENDV_MAX];
+	size_t offs[LS_TRANSPORT_SENDV_MAX];
+	size_t i = 0, k;
+	int r;
+
+	ls_return_val_if_fail(ch != NULL && t != NULL, LS_ERR_INVALID_ARG);
+	ls_return_val_if_fail(msgs != NULL || n == 0, LS_ERR_INVALID_ARG);
+	for (k = 0; k < n; k++) {
+		ls_return_val_if_fail(msgs[k].data != NULL || msgs[k].len == 0, LS_ERR_INVALID_ARG);
+		if (msgs[k].len > LS_CHANNEL_MAX_PLAINTEXT ||
+		    msgs[k].len + LS_CHANNEL_OVERHEAD > ls_transport_max_frame(t))
+			return LS_ERR_TOO_LARGE;
+	}
+	while (i < n) {
+		/* Seal a run of records into one buffer (the first always fits), then send it. */
+		ls_buf_reset(&ch->tx_batch);
+		for (k = 0; i + k < n && k < LS_TRANSPORT_SENDV_MAX; k++) {
+			size_t len = msgs[i + k].len + LS_CHANNEL_OVERHEAD;
+
+			if (k > 0 && ls_buf_len(&ch->tx_batch) + len > LS_CHANNEL_BATCH_BYTES)
+				break;
+			offs[k] = ls_buf_len(&ch->tx_batch);
+			if ((r = ls_channel_seal(ch, LS_RECORD_DATA, msgs[i + k].data, msgs[i + k].len,
+			                         &ch->tx_batch)) != LS_OK) {
+				/* Sealed but unsent records leave the sequence out of step: fatal. */
+				if (k > 0 || i > 0)
+					return channel_fail(ch, LS_CHANNEL_FAULT_INTERNAL, r, ch->tx.seq);
+				return r;
+			}
+		}
+		for (size_t j = 0; j < k; j++) {
+			size_t end = j + 1 < k ? offs[j + 1] : ls_buf_len(&ch->tx_batch);
+
+			frames[j].data = ls_buf_data(&ch->tx_batch) + offs[j];
+			frames[j].len = end - offs[j];
+		}
+		r = ls_transport_sendv(t, frames, k, timeout_ms);
+		if (ch->tx_batch.alloc > LS_CHANNEL_BATCH_BYTES)
+			ls_buf_clear(&ch->tx_batch); /* a rare large batch: do not keep its storage */
+		else
+			ls_buf_reset(&ch->tx_batch);
+		if (r != LS_OK)
+			return channel_fail(ch, LS_CHANNEL_FAULT_TRANSPORT, r, ch->tx.seq - 1);
+		i += k;
+	}
+	return LS_OK;
 }
 
 int

@@ -124,6 +124,16 @@ int ls_channel_open(ls_channel *ch, const uint8_t *rec, size_t len, ls_buf *out,
 int ls_channel_send(ls_channel *ch, ls_transport *t, const void *data, size_t len,
                     int timeout_ms);
 
+/*
+ * Seals the @n messages @msgs[] (data records, in order) and sends them as @n frames with as
+ * few system calls as the transport allows (ls_transport_sendv(): one for up to
+ * LS_TRANSPORT_SENDV_MAX records and LS_CHANNEL_BATCH_BYTES).  The lengths are checked before
+ * any record is sealed; a transport error closes the channel, as in ls_channel_send().
+ */
+#define LS_CHANNEL_BATCH_BYTES ((size_t)256 << 10)
+int ls_channel_send_batch(ls_channel *ch, ls_transport *t, const ls_transport_frame *msgs,
+                          size_t n, int timeout_ms);
+
 /* Sends a close record; after it this end can still receive. */
 int ls_channel_send_close(ls_channel *ch, ls_transport *t, int timeout_ms);
 

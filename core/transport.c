@@ -24,6 +24,9 @@
 #include "frame.h"
 #include "log.h"
 
+static int64_t deadline_of(int timeout_ms);
+static int ms_left(int64_t deadline);
+
 /* ---------------------------------------------------------------------------------------------
  * Generic entry points
  * ------------------------------------------------------------------------------------------- */
@@ -38,6 +41,40 @@ ls_transport_send(ls_transport *t, const void *data, size_t len, int timeout_ms)
 	if (len > t->max_frame)
 		return LS_ERR_TOO_LARGE;
 	return t->ops->send(t, data, len, timeout_ms);
+}
+
+int
+ls_transport_sendv(ls_transport *t, const ls_transport_frame *frames, size_t n, int timeout_ms)
+{
+	int64_t deadline;
+	size_t i, k;
+	int r;
+
+	ls_return_val_if_fail(t != NULL && t->ops != NULL, LS_ERR_INVALID_ARG);
+	ls_return_val_if_fail(frames != NULL || n == 0, LS_ERR_INVALID_ARG);
+	for (i = 0; i < n; i++) {
+		ls_return_val_if_fail(frames[i].data != NULL || frames[i].len == 0,
+		                      LS_ERR_INVALID_ARG);
+		if (frames[i].len == 0)
+			return LS_ERR_MALFORMED;
+		if (frames[i].len > t->max_frame)
+			return LS_ERR_TOO_LARGE;
+	}
+	deadline = deadline_of(timeout_ms);
+	for (i = 0; i < n; i += k) {
+		int left = deadline < 0 ? LS_TRANSPORT_FOREVER : ms_left(deadline);
+
+		k = n - i < LS_TRANSPORT_SENDV_MAX ? n - i : LS_TRANSPORT_SENDV_MAX;
+		if (t->ops->sendv != NULL) {
+			r = t->ops->sendv(t, frames + i, k, left);
+		} else {
+			k = 1;
+			r = t->ops->send(t, frames[i].data, frames[i].len, left);
+		}
+		if (r != LS_OK)
+			return r;
+	}
+	return LS_OK;
 }
 
 int
@@ -353,6 +390,8 @@ struct sock_transport {
 	ls_buf frame;           /* the frame being assembled, kept across timeouts */
 	int recv_error;         /* sticky */
 	size_t rpos, rlen;      /* unconsumed bytes in rbuf */
+	unsigned chunk_frames;  /* frames completed from the current rbuf */
+	bool eager;             /* the stream is busy: recv() before poll() (sock_recv) */
 	uint8_t rbuf[SOCK_READ_CHUNK];
 	/* send side */
 	bool send_broken;       /* a send stopped in the middle of a frame */
@@ -388,62 +427,92 @@ sock_wait(struct sock_transport *s, short events, int64_t deadline)
 	}
 }
 
+/*
+ * Sends the @n frames (their headers in @hdrs) from byte @sent of the whole on: one sendmsg()
+ * for everything the socket takes, waiting for room until @deadline.
+ */
 static int
-sock_send(ls_transport *t, const uint8_t *data, size_t len, int timeout_ms)
+sock_send_frames(struct sock_transport *s, const ls_transport_frame *frames,
+                 uint8_t (*hdrs)[LS_FRAME_HEADER_SIZE], size_t n, int64_t deadline)
 {
-	struct sock_transport *s = (struct sock_transport *)t;
-	int64_t deadline = deadline_of(timeout_ms);
-	uint8_t hdr[LS_FRAME_HEADER_SIZE];
-	size_t sent = 0, total = sizeof(hdr) + len;
+	struct iovec iov[2 * LS_TRANSPORT_SENDV_MAX];
+	size_t total = 0, sent = 0;
 	int r;
 
-	if (atomic_load(&s->closed))
-		return LS_ERR_EOF;
-	if (s->send_broken)
-		return LS_ERR_IO;
-	if ((r = ls_frame_header(len, t->max_frame, hdr)) != LS_OK)
-		return r;
-
+	for (size_t i = 0; i < n; i++)
+		total += LS_FRAME_HEADER_SIZE + frames[i].len;
 	while (sent < total) {
-		struct iovec iov[2];
 		struct msghdr msg;
-		ssize_t n;
-		int cnt = 0;
+		size_t skip = sent, cnt = 0;
+		ssize_t got;
 
-		/* Header and payload in one call: no copy, and one segment for a small frame. */
-		if (sent < sizeof(hdr)) {
-			iov[cnt].iov_base = hdr + sent;
-			iov[cnt++].iov_len = sizeof(hdr) - sent;
-			iov[cnt].iov_base = (void *)data;
-			iov[cnt++].iov_len = len;
-		} else {
-			iov[cnt].iov_base = (void *)(data + (sent - sizeof(hdr)));
-			iov[cnt++].iov_len = total - sent;
+		/* Headers and payloads in place, from the first byte not yet sent. */
+		for (size_t i = 0; i < n; i++) {
+			const uint8_t *part[2] = { hdrs[i], frames[i].data };
+			size_t plen[2] = { LS_FRAME_HEADER_SIZE, frames[i].len };
+
+			for (int j = 0; j < 2; j++) {
+				if (skip >= plen[j]) {
+					skip -= plen[j];
+					continue;
+				}
+				iov[cnt].iov_base = (void *)(part[j] + skip);
+				iov[cnt++].iov_len = plen[j] - skip;
+				skip = 0;
+			}
 		}
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_iov = iov;
 		msg.msg_iovlen = cnt;
-		n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			sent += (size_t)n;
+		got = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (got > 0) {
+			sent += (size_t)got;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if ((r = sock_wait(s, POLLOUT, deadline)) == LS_OK)
 				continue;
-		} else if (n < 0 && errno == EPIPE) {
+		} else if (got < 0 && errno == EPIPE) {
 			ls_debug("transport: send: the peer closed the connection");
 			r = LS_ERR_EOF;
 		} else {
-			r = sock_io_error("sendmsg", n < 0 ? errno : EIO);
+			r = sock_io_error("sendmsg", got < 0 ? errno : EIO);
 		}
 		if (sent > 0)
 			s->send_broken = true;
 		return r;
 	}
 	return LS_OK;
+}
+
+static int
+sock_sendv(ls_transport *t, const ls_transport_frame *frames, size_t n, int timeout_ms)
+{
+	struct sock_transport *s = (struct sock_transport *)t;
+	uint8_t hdrs[LS_TRANSPORT_SENDV_MAX][LS_FRAME_HEADER_SIZE];
+	int r;
+
+	if (atomic_load(&s->closed))
+		return LS_ERR_EOF;
+	if (s->send_broken)
+		return LS_ERR_IO;
+	if (n > LS_TRANSPORT_SENDV_MAX)
+		return LS_ERR_INVALID_ARG;
+	for (size_t i = 0; i < n; i++) {
+		if ((r = ls_frame_header(frames[i].len, t->max_frame, hdrs[i])) != LS_OK)
+			return r;
+	}
+	return sock_send_frames(s, frames, hdrs, n, deadline_of(timeout_ms));
+}
+
+static int
+sock_send(ls_transport *t, const uint8_t *data, size_t len, int timeout_ms)
+{
+	ls_transport_frame f = { data, len };
+
+	return sock_sendv(t, &f, 1, timeout_ms);
 }
 
 static int
@@ -468,6 +537,9 @@ sock_recv(ls_transport *t, ls_buf *out, int timeout_ms)
 			if (r != LS_OK)
 				return s->recv_error = r;
 			if (complete) {
+				/* Several frames in one read: the peer is busy, read first next time. */
+				if (++s->chunk_frames > 1)
+					s->eager = true;
 				ls_buf_add(out, ls_buf_data(&s->frame), ls_buf_len(&s->frame));
 				ls_buf_reset(&s->frame);
 				return ls_buf_status(out);
@@ -478,7 +550,14 @@ sock_recv(ls_transport *t, ls_buf *out, int timeout_ms)
 
 		if (atomic_load(&s->closed))
 			return LS_ERR_EOF;
-		if ((r = sock_wait(s, POLLIN, deadline)) != LS_OK) {
+		/*
+		 * On a busy stream (the last read found data at once, filled rbuf or held several
+		 * frames) read first and wait only when nothing is there: a poll() before it would be
+		 * a system call for nothing.  On a quiet one (a lone caller that just sent its
+		 * request) the answer is not there yet, and a recv() first would be the wasted call.
+		 * One recv takes every frame that fits in rbuf.
+		 */
+		if (!s->eager && (r = sock_wait(s, POLLIN, deadline)) != LS_OK) {
 			if (r != LS_ERR_TIMEOUT)
 				s->recv_error = r;
 			return r;
@@ -486,6 +565,11 @@ sock_recv(ls_transport *t, ls_buf *out, int timeout_ms)
 		n = recv(s->fd, s->rbuf, sizeof(s->rbuf), MSG_DONTWAIT);
 		if (n > 0) {
 			s->rlen = (size_t)n;
+			s->chunk_frames = 0;
+			if ((size_t)n == sizeof(s->rbuf))
+				s->eager = true; /* more is surely waiting */
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			s->eager = false; /* poll() on the next round */
 		} else if (n == 0) {
 			if (atomic_load(&s->closed))
 				return s->recv_error = LS_ERR_EOF;
@@ -495,7 +579,7 @@ sock_recv(ls_transport *t, ls_buf *out, int timeout_ms)
 			else
 				ls_debug("transport: the peer closed the connection inside a frame");
 			return s->recv_error = r;
-		} else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+		} else if (errno != EINTR) {
 			return s->recv_error = sock_io_error("recv", errno);
 		}
 	}
@@ -527,6 +611,7 @@ sock_destroy(ls_transport *t)
 
 static const ls_transport_ops sock_ops = {
 	.send = sock_send,
+	.sendv = sock_sendv,
 	.recv = sock_recv,
 	.close = sock_close,
 	.destroy = sock_destroy,

@@ -7,7 +7,9 @@
  *  - a memory pair: two connected endpoints in one process, frames passed through two
  *    thread-safe queues;
  *  - a socket transport over a connected stream socket (TCP or Unix): partial writes, EINTR,
- *    MSG_NOSIGNAL, poll()-based timeouts.
+ *    MSG_NOSIGNAL, poll()-based timeouts.  It reads first and polls only when nothing has
+ *    arrived, takes as many frames as have arrived (up to 16 KiB) in one recv(), and sends a
+ *    batch of frames in one sendmsg().
  *
  * Frames carry 1..max_frame bytes (a transport's cap, LS_FRAME_DEFAULT_MAX by default).
  *
@@ -38,6 +40,15 @@
 
 typedef struct ls_transport ls_transport;
 
+/* One frame's payload, for ls_transport_sendv(). */
+typedef struct {
+	const void *data;
+	size_t len;
+} ls_transport_frame;
+
+/* At most this many frames go to the system in one ls_transport_sendv() call. */
+#define LS_TRANSPORT_SENDV_MAX 64
+
 /*
  * What an implementation provides.  The public functions below check the arguments (frame
  * length 1..max_frame, @out able to hold max_frame bytes) before calling these.
@@ -45,6 +56,11 @@ typedef struct ls_transport ls_transport;
 typedef struct {
 	/* Sends one frame with payload @data[@len]. */
 	int (*send)(ls_transport *t, const uint8_t *data, size_t len, int timeout_ms);
+	/*
+	 * Sends @n frames (1..LS_TRANSPORT_SENDV_MAX, lengths checked) in order, as few system
+	 * calls as the peer takes; NULL: the frames go one by one through send.
+	 */
+	int (*sendv)(ls_transport *t, const ls_transport_frame *frames, size_t n, int timeout_ms);
 	/* Receives one frame: @out is reset, then holds exactly the payload. */
 	int (*recv)(ls_transport *t, ls_buf *out, int timeout_ms);
 	/* Shuts the connection down; idempotent; wakes blocked callers. */
@@ -66,6 +82,16 @@ struct ls_transport {
  * sends fail with LS_ERR_IO).
  */
 int ls_transport_send(ls_transport *t, const void *data, size_t len, int timeout_ms);
+
+/*
+ * Sends @n frames in order, with the timeout and breakage rules of ls_transport_send() (a
+ * timeout or a failure after the first byte of the first frame breaks the transport).  The
+ * socket transport hands them to the kernel in one sendmsg() per LS_TRANSPORT_SENDV_MAX frames
+ * when the socket takes them all.  Every length is checked (1..max_frame) before anything is
+ * sent.  @n 0 sends nothing.
+ */
+int ls_transport_sendv(ls_transport *t, const ls_transport_frame *frames, size_t n,
+                       int timeout_ms);
 
 /*
  * Receives one frame into @out, which is reset first and must be able to hold max_frame bytes

@@ -5,7 +5,16 @@
  * flag, the reader role); c->send_lock guards the link itself (channel and transport) for
  * senders.  The order is lock, then send_lock; no code takes lock while it holds send_lock.
  * Only the connection's thread creates and frees the link (under send_lock), and only while
- * nobody holds the reader role.
+ * nobody holds the reader role.  c->out_lock (a leaf: nothing else is taken under it) guards
+ * the outbox.
+ *
+ * Sending (combining): a caller puts its request in the outbox; if no one is sending, it
+ * becomes the sender, takes send_lock and seals and writes everything in the outbox, in one
+ * sendmsg() per batch, until the outbox is empty (ls_channel_send_batch()).  Callers that come
+ * while a sender works only queue: the sender takes their requests with its own, so N threads
+ * calling at once cost about one system call, not N.  A request stays the caller's memory; a
+ * caller leaving early (a timeout) takes it out of the outbox, or waits while it is being
+ * sealed (outbox_forget()).
  *
  * Reading (leader/follower): the thread that holds the reader role (c->reading) reads the link
  * without a lock and hands each response to the caller whose request id it names.  A caller
@@ -72,6 +81,9 @@ typedef struct lsc_req {
 	uint64_t id;
 	uint16_t call;
 	ls_buf msg;        /* the encoded request, kept for a re-send */
+	struct lsc_req *out_next; /* in the outbox (out_lock) */
+	bool queued;       /* in the outbox (out_lock) */
+	bool sealing;      /* taken by a sender, not yet sealed (out_lock) */
 	ls_rpc_msg *resp;  /* set with done and CKR_OK */
 	CK_RV rv;          /* set with done: CKR_OK or why no response came */
 	bool done;
@@ -119,6 +131,13 @@ struct lsc_conn {
 	ls_transport *t;
 	ls_transport *hs_t; /* the transport of a handshake in progress (a stop closes it) */
 	atomic_int fd;
+
+	/* The outbox (module comment, "Sending"). */
+	pthread_mutex_t out_lock;
+	pthread_cond_t out_cond; /* a batch was sealed */
+	lsc_req *out_head, *out_tail;
+	bool out_sending;        /* a sender drains the outbox */
+	int out_waiters;         /* callers waiting in outbox_forget() */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -316,23 +335,116 @@ wake_next_reader(lsc_conn *c)
  * The link
  * ------------------------------------------------------------------------------------------- */
 
-/* Sends @req on the current link, if there is one; a failure breaks the link (the thread sees). */
+/*
+ * Sends @req on the current link, if there is one, together with whatever other callers queued
+ * meanwhile; or only queues it when another thread is sending (it takes it along).  A failure
+ * breaks the link (the thread sees).
+ */
 static void
 link_send(lsc_conn *c, lsc_req *req)
 {
+	lsc_req *batch[LS_TRANSPORT_SENDV_MAX];
+	ls_transport_frame msgs[LS_TRANSPORT_SENDV_MAX];
+	size_t n;
 	int r;
 
+	pthread_mutex_lock(&c->out_lock);
+	req->out_next = NULL;
+	req->queued = true;
+	if (c->out_tail != NULL)
+		c->out_tail->out_next = req;
+	else
+		c->out_head = req;
+	c->out_tail = req;
+	if (c->out_sending) {
+		pthread_mutex_unlock(&c->out_lock);
+		return;
+	}
+	c->out_sending = true;
+	pthread_mutex_unlock(&c->out_lock);
+
 	pthread_mutex_lock(&c->send_lock);
-	if (c->ch != NULL && c->t != NULL) {
-		r = ls_channel_send(c->ch, c->t, ls_buf_data(&req->msg), ls_buf_len(&req->msg),
-		                    c->acc->timeout_ms);
-		if (r != LS_OK) {
-			ls_debug("libls11cloud: account %s: send failed: %s", c->acc->id,
-			         ls_strerror(r));
-			ls_transport_close(c->t);
+	for (;;) {
+		pthread_mutex_lock(&c->out_lock);
+		for (n = 0; n < LS_TRANSPORT_SENDV_MAX && c->out_head != NULL; n++) {
+			lsc_req *q = c->out_head;
+
+			c->out_head = q->out_next;
+			q->out_next = NULL;
+			q->queued = false;
+			q->sealing = true;
+			batch[n] = q;
 		}
+		if (c->out_head == NULL)
+			c->out_tail = NULL;
+		if (n == 0)
+			c->out_sending = false;
+		pthread_mutex_unlock(&c->out_lock);
+		if (n == 0)
+			break;
+
+		for (size_t i = 0; i < n; i++) {
+			msgs[i].data = ls_buf_data(&batch[i]->msg);
+			msgs[i].len = ls_buf_len(&batch[i]->msg);
+		}
+		if (c->ch != NULL && c->t != NULL) {
+			r = ls_channel_send_batch(c->ch, c->t, msgs, n, c->acc->timeout_ms);
+			if (r != LS_OK) {
+				ls_debug("libls11cloud: account %s: send failed: %s", c->acc->id,
+				         ls_strerror(r));
+				ls_transport_close(c->t);
+			}
+		}
+
+		pthread_mutex_lock(&c->out_lock);
+		for (size_t i = 0; i < n; i++)
+			batch[i]->sealing = false;
+		if (c->out_waiters > 0)
+			pthread_cond_broadcast(&c->out_cond);
+		pthread_mutex_unlock(&c->out_lock);
 	}
 	pthread_mutex_unlock(&c->send_lock);
+}
+
+/* Before @req's memory goes: takes it out of the outbox, or waits until it has been sealed. */
+static void
+outbox_forget(lsc_conn *c, lsc_req *req)
+{
+	pthread_mutex_lock(&c->out_lock);
+	if (req->queued) {
+		lsc_req **pp = &c->out_head, *prev = NULL;
+
+		while (*pp != req) {
+			prev = *pp;
+			pp = &(*pp)->out_next;
+		}
+		*pp = req->out_next;
+		if (c->out_tail == req)
+			c->out_tail = prev;
+		req->queued = false;
+	}
+	while (req->sealing) {
+		c->out_waiters++;
+		pthread_cond_wait(&c->out_cond, &c->out_lock);
+		c->out_waiters--;
+	}
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+/* send_lock held, a new link installed: what waits in the outbox belongs to the old one. */
+static void
+outbox_drop(lsc_conn *c)
+{
+	pthread_mutex_lock(&c->out_lock);
+	while (c->out_head != NULL) {
+		lsc_req *q = c->out_head;
+
+		c->out_head = q->out_next;
+		q->out_next = NULL;
+		q->queued = false;
+	}
+	c->out_tail = NULL;
+	pthread_mutex_unlock(&c->out_lock);
 }
 
 /* The thread: drops the link (under send_lock), saying goodbye first when @goodbye. */
@@ -695,6 +807,8 @@ link_establish(lsc_conn *c, fail_kind *kind)
 	c->ch = ch;
 	c->t = t;
 	atomic_store(&c->fd, fd);
+	/* Requests queued for the old link are pending: the resumption below sends them. */
+	outbox_drop(c);
 	pthread_mutex_unlock(&c->send_lock);
 	ch = NULL;
 	t = NULL;
@@ -1041,6 +1155,21 @@ lsc_conn_start(const lsc_account *acc, lsc_conn_notify_fn notify, void *user_dat
 		free(c);
 		return CKR_HOST_MEMORY;
 	}
+	if (pthread_mutex_init(&c->out_lock, NULL) != 0) {
+		pthread_cond_destroy(&c->cond);
+		pthread_mutex_destroy(&c->send_lock);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return CKR_HOST_MEMORY;
+	}
+	if (pthread_cond_init(&c->out_cond, NULL) != 0) {
+		pthread_mutex_destroy(&c->out_lock);
+		pthread_cond_destroy(&c->cond);
+		pthread_mutex_destroy(&c->send_lock);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return CKR_HOST_MEMORY;
+	}
 	/* The host's signals are delivered to its own threads, never to ours. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1049,6 +1178,8 @@ lsc_conn_start(const lsc_account *acc, lsc_conn_notify_fn notify, void *user_dat
 	if (r != 0) {
 		ls_error("libls11cloud: account %s: cannot start the connection thread: %s", acc->id,
 		         strerror(r));
+		pthread_cond_destroy(&c->out_cond);
+		pthread_mutex_destroy(&c->out_lock);
 		pthread_cond_destroy(&c->cond);
 		pthread_mutex_destroy(&c->send_lock);
 		pthread_mutex_destroy(&c->lock);
@@ -1113,6 +1244,8 @@ lsc_conn_free(lsc_conn *c)
 	ls_buf_clear(&c->rx);
 	ls_wipe(c->resume_token, sizeof(c->resume_token));
 	ls_wipe(c->rejected_pw, sizeof(c->rejected_pw));
+	pthread_cond_destroy(&c->out_cond);
+	pthread_mutex_destroy(&c->out_lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->send_lock);
 	pthread_mutex_destroy(&c->lock);
@@ -1286,6 +1419,7 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 			atomic_fetch_add(&stats_calls[i], 1);
 	}
 out:
+	outbox_forget(c, &req);
 	ls_rpc_msg_free(req.resp);
 	ls_buf_clear(&req.msg);
 	pthread_cond_destroy(&req.cond);

@@ -11,7 +11,9 @@
  * instead); the requests then run concurrently on the workers, ordered per session with
  * "barrier" calls alone (docs/server.md, "Concurrent requests"), and the worker that ran a
  * request seals its answer and writes it to the socket itself, under the connection's out_lock
- * (the sending direction; what the socket does not take waits for the loop to flush it).  A
+ * (the sending direction; what the socket does not take waits for the loop to flush it).  When
+ * other short requests of the connection are still on the workers, an answer is sealed but
+ * held, and the last of them writes all the held answers in one system call (out_hold()).  A
  * request thus costs one hand-over to a worker and none back before its answer leaves; a lone
  * short request of a session runs on the loop thread itself (inline_ok()), with none.  The
  * ones that arrive while max-inflight are waiting are answered with CKR_DEVICE_MEMORY without
@@ -58,6 +60,11 @@
  */
 #define INLINE_RUN_BYTES 4096
 #define INLINE_RUN_MAX_NS 100000
+/*
+ * Held answers (out_hold()) go out at the latest when this many, or this many bytes, wait.
+ */
+#define OUT_HOLD_MAX 16
+#define OUT_HOLD_BYTES ((size_t)64 << 10)
 /* The running mean of each call's cost, in ns (indexed like ls_rpc_calls()). */
 #define COST_SLOTS 128
 static _Atomic uint32_t call_cost_ns[COST_SLOTS];
@@ -68,7 +75,8 @@ static void conn_drop(lsd_conn *c, const char *why);
 static bool conn_run_reqs(lsd_conn *c);
 static void conn_progress(lsd_conn *c);
 static bool conn_start_req(lsd_conn *c, lsd_req *q);
-static int conn_send(lsd_conn *c, ls_record_type type, const ls_buf *plain);
+static int conn_send(lsd_conn *c, ls_record_type type, const ls_buf *plain, lsd_req *q);
+static bool inline_call(uint16_t call);
 
 static void
 frame_free(lsd_frame *f)
@@ -139,79 +147,136 @@ refuse(int fd, const char *peer, const char *why)
 
 static void scratch_done(ls_buf *b);
 
-/* out_lock held: writes a frame (@hdr + @data) to the socket, queueing what it does not take. */
+/* out_lock held: writes the sealed frames of c->sealed, queueing what the socket does not take. */
 static int
-out_write(lsd_conn *c, const uint8_t *hdr, const uint8_t *data, size_t len)
+out_flush(lsd_conn *c)
 {
-	size_t total = LS_FRAME_HEADER_SIZE + len, done = 0;
+	const uint8_t *data = ls_buf_data(&c->sealed);
+	size_t total = ls_buf_len(&c->sealed), done = 0;
+	int r = LS_OK;
 
+	c->out_held = 0;
+	if (total == 0)
+		return LS_OK;
 	if (c->out_direct && evbuffer_get_length(c->wq) == 0) {
-		struct iovec iov[2] = {
-			{ (void *)hdr, LS_FRAME_HEADER_SIZE },
-			{ (void *)data, len },
-		};
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 		ssize_t n;
 
 		do
-			n = sendmsg(c->out_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+			n = send(c->out_fd, data, total, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				ls_debug("%s: send: %s", c->peer, strerror(errno));
 				c->out_failed = true;
-				return LS_ERR_IO;
+				r = LS_ERR_IO;
+				goto out;
 			}
 			n = 0;
 		}
 		done = (size_t)n;
-		if (done == total)
-			return LS_OK;
 	}
-	if (done < LS_FRAME_HEADER_SIZE) {
-		if (evbuffer_add(c->wq, hdr + done, LS_FRAME_HEADER_SIZE - done) != 0 ||
-		    evbuffer_add(c->wq, data, len) != 0)
-			goto nomem;
-	} else if (evbuffer_add(c->wq, data + (done - LS_FRAME_HEADER_SIZE), total - done) != 0) {
-		goto nomem;
+	if (done < total && evbuffer_add(c->wq, data + done, total - done) != 0) {
+		ls_error("%s: cannot queue %zu bytes of output", c->peer, total - done);
+		c->out_failed = true;
+		r = LS_ERR_NOMEM;
 	}
-	return LS_OK;
-nomem:
-	ls_error("%s: cannot queue %zu bytes of output", c->peer, total - done);
-	c->out_failed = true;
-	return LS_ERR_NOMEM;
+out:
+	scratch_done(&c->sealed);
+	return r;
 }
 
 /*
- * Seals @plain (a DATA record; NULL for a CLOSE record) and writes it, in the order of the
- * sequence numbers.  Any thread, channel state.  Once the socket is gone or the connection
- * closes, nothing goes out (LS_OK); a failure marks the connection for the loop to drop.
+ * out_lock held: whether the answer just sealed may wait for the others of the connection
+ * still on the workers (one write for them all).  Only while every one of those is a short
+ * computation (lsd_req.cheap), the pool's queue holds no more jobs than they are (so hardly any
+ * other connection's job runs before them), and at most OUT_HOLD_MAX answers or OUT_HOLD_BYTES
+ * wait.
+ */
+static bool
+out_hold(lsd_conn *c)
+{
+	unsigned unsent = atomic_load(&c->out_unsent);
+	size_t queued;
+
+	if (unsent == 0 || atomic_load(&c->out_unsent_slow) > 0 || c->out_held >= OUT_HOLD_MAX ||
+	    ls_buf_len(&c->sealed) >= OUT_HOLD_BYTES)
+		return false;
+	queued = lsd_pool_queued(c->srv->pool);
+	return queued >= 1 && queued <= unsent;
+}
+
+/*
+ * Seals @plain (a DATA record; NULL for a CLOSE record) as a frame after those held in
+ * c->sealed, in the order of the sequence numbers, and writes them all unless @q (the request
+ * answered, when a worker sends its answer) lets it hold them (out_hold()).  Any thread,
+ * channel state.  Once the socket is gone or the connection closes, nothing goes out (LS_OK); a
+ * failure marks the connection for the loop to drop.
  */
 static int
-conn_send(lsd_conn *c, ls_record_type type, const ls_buf *plain)
+conn_send(lsd_conn *c, ls_record_type type, const ls_buf *plain, lsd_req *q)
 {
+	size_t len = plain != NULL ? ls_buf_len(plain) : 0, start;
 	uint8_t hdr[LS_FRAME_HEADER_SIZE];
+	bool hold = false;
 	int r;
 
 	pthread_mutex_lock(&c->out_lock);
-	if (c->out_fd < 0 || c->out_stop || c->out_failed) {
-		pthread_mutex_unlock(&c->out_lock);
-		return c->out_failed ? LS_ERR_IO : LS_OK;
+	if (q != NULL) {
+		/* Its answer is being sealed: the others may now hold theirs for it no more. */
+		if (!q->cheap)
+			atomic_fetch_sub(&c->out_unsent_slow, 1);
+		atomic_fetch_sub(&c->out_unsent, 1);
 	}
-	ls_buf_reset(&c->sealed);
-	r = ls_channel_seal(c->ch, type, plain != NULL ? ls_buf_data(plain) : NULL,
-	                    plain != NULL ? ls_buf_len(plain) : 0, &c->sealed);
+	if (c->out_fd < 0 || c->out_stop || c->out_failed) {
+		r = c->out_failed ? LS_ERR_IO : LS_OK;
+		c->out_held = 0;
+		ls_buf_reset(&c->sealed);
+		pthread_mutex_unlock(&c->out_lock);
+		return r;
+	}
+	start = ls_buf_len(&c->sealed);
+	r = ls_frame_header(len + LS_CHANNEL_OVERHEAD, LS_FRAME_DEFAULT_MAX, hdr);
+	if (r == LS_OK) {
+		ls_buf_add(&c->sealed, hdr, sizeof(hdr));
+		r = ls_buf_status(&c->sealed);
+	}
 	if (r == LS_OK)
-		r = ls_frame_header(ls_buf_len(&c->sealed), LS_FRAME_DEFAULT_MAX, hdr);
+		r = ls_channel_seal(c->ch, type, plain != NULL ? ls_buf_data(plain) : NULL, len,
+		                    &c->sealed);
 	if (r != LS_OK) {
 		ls_error("%s: cannot seal a record: %s", c->peer, ls_strerror(r));
+		ls_buf_truncate(&c->sealed, start);
 		c->out_failed = true;
+		(void)out_flush(c); /* what was sealed before still goes, in order */
 	} else {
-		r = out_write(c, hdr, ls_buf_data(&c->sealed), ls_buf_len(&c->sealed));
+		c->out_held++;
+		if (q == NULL || !(hold = out_hold(c)))
+			r = out_flush(c);
 	}
-	scratch_done(&c->sealed);
 	pthread_mutex_unlock(&c->out_lock);
 	return r;
+}
+
+/* Counts @q as given to a worker (or run on the loop): its answer is not sealed yet. */
+static void
+out_expect(lsd_conn *c, lsd_req *q)
+{
+	if (!q->cheap)
+		atomic_fetch_add(&c->out_unsent_slow, 1);
+	atomic_fetch_add(&c->out_unsent, 1);
+}
+
+/* Takes back out_expect() for a request that will not run; writes what was held for it. */
+static void
+out_unexpect(lsd_conn *c, lsd_req *q)
+{
+	pthread_mutex_lock(&c->out_lock);
+	if (!q->cheap)
+		atomic_fetch_sub(&c->out_unsent_slow, 1);
+	atomic_fetch_sub(&c->out_unsent, 1);
+	if (c->out_held > 0 && c->out_fd >= 0 && !out_hold(c))
+		(void)out_flush(c);
+	pthread_mutex_unlock(&c->out_lock);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -428,10 +493,15 @@ req_work(void *arg)
 		atomic_store(&call_cost_ns[slot],
 		             (uint32_t)(mean > UINT32_MAX ? UINT32_MAX : mean));
 	}
-	/* The answer leaves now, from this thread; req_done() only does the bookkeeping. */
+	/*
+	 * The answer leaves from this thread (now, or with the next of the connection's answers
+	 * when out_hold() lets it wait); req_done() only does the bookkeeping.
+	 */
 	if (ls_buf_len(&q->resp) > 0) {
-		(void)conn_send(c, LS_RECORD_DATA, &q->resp);
+		(void)conn_send(c, LS_RECORD_DATA, &q->resp, q);
 		q->sent = true;
+	} else {
+		out_unexpect(c, q);
 	}
 }
 
@@ -689,7 +759,7 @@ conn_close_soon(lsd_conn *c)
 static int
 send_record(lsd_conn *c, ls_record_type type, const ls_buf *plain)
 {
-	int r = conn_send(c, type, plain);
+	int r = conn_send(c, type, plain, NULL);
 
 	if (r == LS_OK && c->wq != NULL) {
 		pthread_mutex_lock(&c->out_lock);
@@ -980,6 +1050,19 @@ inline_call(uint16_t call)
 	}
 }
 
+/* Whether @q is a short computation on a session (inline_call(), INLINE_RUN_MAX_NS so far). */
+static bool
+req_cheap(const lsd_req *q)
+{
+	const uint8_t *p = ls_buf_cursor(&q->plain);
+	int slot;
+
+	if (q->kind != LSD_REQ_SESSION || ls_buf_remaining(&q->plain) < 2 ||
+	    !inline_call((uint16_t)(p[0] << 8 | p[1])))
+		return false;
+	return (slot = cost_slot(q)) >= 0 && atomic_load(&call_cost_ns[slot]) <= INLINE_RUN_MAX_NS;
+}
+
 /* Whether @q (the connection's only request, a session request) runs on the loop thread. */
 static bool
 inline_ok(lsd_conn *c, lsd_req *q)
@@ -1001,6 +1084,8 @@ inline_ok(lsd_conn *c, lsd_req *q)
 static void
 conn_run_inline(lsd_conn *c, lsd_req *q)
 {
+	q->cheap = true;
+	out_expect(c, q);
 	q->running = true;
 	if (++c->running > c->running_max)
 		c->running_max = c->running;
@@ -1125,7 +1210,10 @@ conn_start_req(lsd_conn *c, lsd_req *q)
 	q->running = true;
 	if (++c->running > c->running_max)
 		c->running_max = c->running;
+	q->cheap = req_cheap(q);
+	out_expect(c, q);
 	if (lsd_pool_submit(c->srv->pool, req_work, req_done, q) != LS_OK) {
+		out_unexpect(c, q);
 		q->running = false;
 		c->running--;
 		conn_drop(c, "the server is stopping");
@@ -1303,7 +1391,8 @@ lsd_conn_accept(lsd_server *srv, int fd, const struct sockaddr *sa, int salen)
 	ls_buf_init(&c->cur, LS_HANDSHAKE_MAX_MESSAGE);
 	ls_buf_init(&c->plain, LS_CHANNEL_MAX_PLAINTEXT);
 	ls_buf_init(&c->resp, LS_RPC_MAX_MESSAGE);
-	ls_buf_init(&c->sealed, LS_CHANNEL_MAX_RECORD);
+	/* Held answers up to OUT_HOLD_BYTES, then one more record of any size. */
+	ls_buf_init(&c->sealed, OUT_HOLD_BYTES + LS_FRAME_HEADER_SIZE + LS_CHANNEL_MAX_RECORD);
 	ls_buf_init(&c->job_out, JOB_OUT_MAX);
 	hcfg.user_data = c;
 	if ((r = ls_frame_decoder_new(LS_HANDSHAKE_MAX_MESSAGE, &c->dec)) != LS_OK ||

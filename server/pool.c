@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct lsd_pool {
 	job *head, *tail;       /* queued */
 	job *done_head, *done_tail; /* finished, waiting for the loop */
 	size_t pending;         /* queued + running + finished-not-collected */
+	_Atomic size_t queued;  /* queued, not yet taken by a worker (read without the lock) */
 	bool stopping;
 	pthread_t *threads;
 	unsigned n_threads;
@@ -59,6 +61,7 @@ worker_main(void *arg)
 		pool->head = j->next;
 		if (pool->head == NULL)
 			pool->tail = NULL;
+		atomic_fetch_sub(&pool->queued, 1);
 		pthread_mutex_unlock(&pool->lock);
 
 		j->work(j->arg);
@@ -182,9 +185,16 @@ lsd_pool_submit(lsd_pool *pool, lsd_work_fn work, lsd_done_fn done, void *arg)
 		pool->head = j;
 	pool->tail = j;
 	pool->pending++;
+	atomic_fetch_add(&pool->queued, 1);
 	pthread_cond_signal(&pool->wake);
 	pthread_mutex_unlock(&pool->lock);
 	return LS_OK;
+}
+
+size_t
+lsd_pool_queued(lsd_pool *pool)
+{
+	return atomic_load(&pool->queued);
 }
 
 size_t

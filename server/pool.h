@@ -37,6 +37,9 @@ int lsd_pool_submit(lsd_pool *pool, lsd_work_fn work, lsd_done_fn done, void *ar
 /* Jobs queued or running (for limits and tests). */
 size_t lsd_pool_pending(lsd_pool *pool);
 
+/* Jobs queued and not yet taken by a worker; lock-free, so only a hint. */
+size_t lsd_pool_queued(lsd_pool *pool);
+
 /*
  * Blocks until every queued job has run, then runs the @done functions of all of them on the
  * calling (loop) thread.  For shutdown.

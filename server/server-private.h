@@ -176,6 +176,7 @@ typedef struct lsd_req {
 	bool running;             /* its job is queued or running */
 	bool close_after;         /* close the connection once it is answered */
 	bool sent;                /* its worker sealed and sent (or queued) the response */
+	bool cheap;               /* a short computation: others' answers may wait for it */
 } lsd_req;
 
 typedef enum {
@@ -249,7 +250,10 @@ struct lsd_conn {
 	bool out_direct;          /* the bufferevent's output (the handshake's) has drained */
 	bool out_failed;          /* a write failed: the loop drops the connection */
 	bool out_stop;            /* closing: no further record is sealed */
-	ls_buf sealed;            /* a sealed record */
+	ls_buf sealed;            /* sealed frames (header and record) not yet written */
+	unsigned out_held;        /* answers in sealed, held for one write with the next */
+	/* Requests of this connection given to workers whose answers are not sealed yet. */
+	_Atomic unsigned out_unsent, out_unsent_slow;
 	struct evbuffer *wq;      /* sealed frames waiting for the socket (in order) */
 	struct event *wev;        /* the loop's write event for wq */
 };

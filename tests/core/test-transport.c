@@ -2,7 +2,8 @@
  * core/transport.c: the memory pair (ordering, timeouts, EOF, close waking a blocked reader,
  * threads), the socket transport over real TCP on 127.0.0.1 (frames both ways between threads,
  * 1 MiB frames through a tiny socket buffer, timeouts that keep a partial frame, EOF, EOF inside
- * a frame, hostile lengths, EINTR, close from another thread), and a vtable-built transport to
+ * a frame, hostile lengths, EINTR, close from another thread, many frames in one read, batches
+ * of frames sent through a socket that takes each only in part), and a vtable-built transport to
  * show the generic entry points check arguments before the implementation sees them.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -667,4 +668,189 @@ Test(vtable, generic_layer_checks_before_dispatch)
 	ls_transport_free(&c.base);
 	cr_assert_eq(c.closes, 1);
 	cr_assert_eq(c.destroys, 1);
+}
+
+/* ---- batches: many frames per recv(), many per sendmsg() --------------------------------- */
+
+/* Appends the frame of @n pattern bytes from @seed (header and payload) to @wire. */
+static void
+wire_frame(ls_buf *wire, size_t n, uint32_t seed)
+{
+	uint8_t *p = malloc(n);
+
+	cr_assert_not_null(p);
+	fill(p, n, seed);
+	cr_assert_eq(ls_frame_encode(wire, p, n, LS_FRAME_DEFAULT_MAX), LS_OK);
+	free(p);
+}
+
+Test(tcp, many_frames_arriving_in_one_write_come_out_one_by_one)
+{
+	/* Forty small frames, then one that straddles the transport's 16 KiB read chunk, then
+	 * small ones again: all written by one write(), read back in order and intact. */
+	static const size_t sizes[] = { 1, 7, 100, 300, 16000, 5, 33, 4096, 2 };
+	ls_transport *t = NULL;
+	ls_buf wire, in;
+	size_t nsizes = sizeof(sizes) / sizeof(sizes[0]);
+	int fd = tcp_raw(&t), total = 0;
+
+	ls_buf_init(&wire, 1 << 20);
+	for (int i = 0; i < 40; i++)
+		wire_frame(&wire, 1 + (size_t)i * 13 % 97, 500 + (uint32_t)i);
+	for (size_t i = 0; i < nsizes; i++)
+		wire_frame(&wire, sizes[i], 900 + (uint32_t)i);
+	write_all(fd, ls_buf_data(&wire), ls_buf_len(&wire));
+
+	ls_buf_init(&in, LS_FRAME_DEFAULT_MAX);
+	for (int i = 0; i < 40; i++, total++) {
+		size_t n = 1 + (size_t)i * 13 % 97;
+
+		cr_assert_eq(ls_transport_recv(t, &in, 5000), LS_OK, "frame %d", i);
+		cr_assert_eq(ls_buf_len(&in), n);
+		cr_assert(check_fill(ls_buf_data(&in), n, 500 + (uint32_t)i), "frame %d intact", i);
+	}
+	for (size_t i = 0; i < nsizes; i++, total++) {
+		cr_assert_eq(ls_transport_recv(t, &in, 5000), LS_OK, "frame of %zu", sizes[i]);
+		cr_assert_eq(ls_buf_len(&in), sizes[i]);
+		cr_assert(check_fill(ls_buf_data(&in), sizes[i], 900 + (uint32_t)i));
+	}
+	/* Nothing more: a read that finds nothing waits its timeout and keeps the stream. */
+	cr_assert_eq(ls_transport_recv(t, &in, 50), LS_ERR_TIMEOUT);
+	ls_buf_reset(&wire);
+	wire_frame(&wire, 3, 77);
+	write_all(fd, ls_buf_data(&wire), ls_buf_len(&wire));
+	cr_assert_eq(ls_transport_recv(t, &in, 5000), LS_OK);
+	cr_assert(ls_buf_len(&in) == 3 && check_fill(ls_buf_data(&in), 3, 77));
+	cr_assert_eq(total, 40 + (int)nsizes);
+	close(fd);
+	cr_assert_eq(ls_transport_recv(t, &in, 5000), LS_ERR_EOF, "EOF between frames after all");
+	ls_buf_clear(&in);
+	ls_buf_clear(&wire);
+	ls_transport_free(t);
+}
+
+struct batch_reader {
+	ls_transport *t;
+	int frames;
+	int bad;
+};
+
+static void *
+batch_read(void *arg)
+{
+	struct batch_reader *r = arg;
+	ls_buf in;
+
+	ls_buf_init(&in, LS_FRAME_DEFAULT_MAX);
+	for (int i = 0; i < r->frames; i++) {
+		size_t n = 1000 + (size_t)i * 577 % 9000;
+
+		/* A slow reader: the sender's batch meets a full socket again and again. */
+		if (i % 16 == 0)
+			usleep(2000);
+		if (ls_transport_recv(r->t, &in, 20000) != LS_OK || ls_buf_len(&in) != n ||
+		    !check_fill(ls_buf_data(&in), n, 3000 + (uint32_t)i))
+			r->bad++;
+	}
+	ls_buf_clear(&in);
+	return NULL;
+}
+
+Test(tcp, a_batch_larger_than_the_socket_buffer_goes_out_whole_and_in_order)
+{
+	/* 200 frames (more than LS_TRANSPORT_SENDV_MAX, so several sendmsg batches) of 1-10 KB
+	 * through 32 KiB-requested socket buffers: every sendmsg is accepted only in part, and
+	 * the rest must follow from the right byte, headers included. */
+	enum { N = 200 };
+	ls_transport_frame frames[N];
+	uint8_t *bufs[N];
+	struct batch_reader rd = { 0 };
+	ls_transport *a = NULL, *b = NULL;
+	pthread_t th;
+	int fds[2], small = 32768;
+
+	tcp_pair(fds);
+	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	cr_assert_eq(ls_transport_socket_new(fds[0], 0, &a), LS_OK);
+	cr_assert_eq(ls_transport_socket_new(fds[1], 0, &b), LS_OK);
+	for (int i = 0; i < N; i++) {
+		size_t n = 1000 + (size_t)i * 577 % 9000;
+
+		bufs[i] = malloc(n);
+		cr_assert_not_null(bufs[i]);
+		fill(bufs[i], n, 3000 + (uint32_t)i);
+		frames[i].data = bufs[i];
+		frames[i].len = n;
+	}
+	rd = (struct batch_reader){ .t = b, .frames = N };
+	pthread_create(&th, NULL, batch_read, &rd);
+	cr_assert_eq(ls_transport_sendv(a, frames, N, 20000), LS_OK);
+	pthread_join(th, NULL);
+	cr_assert_eq(rd.bad, 0, "every frame arrived whole and in order");
+	for (int i = 0; i < N; i++)
+		free(bufs[i]);
+	ls_transport_free(a);
+	ls_transport_free(b);
+}
+
+Test(tcp, a_batch_with_a_bad_frame_sends_nothing)
+{
+	ls_transport_frame frames[3] = { { "abc", 3 }, { "", 0 }, { "def", 3 } };
+	ls_transport *t = NULL;
+	uint8_t byte;
+	int fd = tcp_raw(&t);
+
+	cr_assert_eq(ls_transport_sendv(t, frames, 3, 1000), LS_ERR_MALFORMED);
+	cr_assert_eq(recv(fd, &byte, 1, MSG_DONTWAIT), -1, "no byte of the good frames left");
+	cr_assert_eq(errno, EAGAIN);
+	/* Lengths over the cap likewise; then a good batch goes out whole. */
+	frames[1].len = LS_FRAME_DEFAULT_MAX + 1;
+	frames[1].data = "";
+	cr_assert_eq(ls_transport_sendv(t, frames, 3, 1000), LS_ERR_TOO_LARGE);
+	frames[1].data = "x";
+	frames[1].len = 1;
+	cr_assert_eq(ls_transport_sendv(t, frames, 3, 1000), LS_OK);
+	{
+		uint8_t got[64];
+		static const uint8_t want[] = { 0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 1, 'x',
+		                                0, 0, 0, 3, 'd', 'e', 'f' };
+		size_t have = 0;
+
+		while (have < sizeof(want)) {
+			ssize_t n = recv(fd, got + have, sizeof(got) - have, 0);
+
+			cr_assert_gt(n, 0);
+			have += (size_t)n;
+		}
+		cr_assert_eq(have, sizeof(want));
+		cr_assert_arr_eq(got, want, sizeof(want), "three frames, headers and payloads");
+	}
+	close(fd);
+	ls_transport_free(t);
+}
+
+Test(memory, a_batch_goes_frame_by_frame)
+{
+	ls_transport_frame frames[LS_TRANSPORT_SENDV_MAX + 5];
+	uint8_t bytes[LS_TRANSPORT_SENDV_MAX + 5];
+	ls_transport *a = NULL, *b = NULL;
+	ls_buf in;
+
+	cr_assert_eq(ls_transport_memory_pair(0, &a, &b), LS_OK);
+	for (size_t i = 0; i < sizeof(bytes); i++) {
+		bytes[i] = (uint8_t)i;
+		frames[i].data = &bytes[i];
+		frames[i].len = 1;
+	}
+	cr_assert_eq(ls_transport_sendv(a, frames, sizeof(bytes), 1000), LS_OK);
+	ls_buf_init(&in, LS_FRAME_DEFAULT_MAX);
+	for (size_t i = 0; i < sizeof(bytes); i++) {
+		cr_assert_eq(ls_transport_recv(b, &in, 0), LS_OK);
+		cr_assert(ls_buf_len(&in) == 1 && ls_buf_data(&in)[0] == (uint8_t)i);
+	}
+	cr_assert_eq(ls_transport_recv(b, &in, 0), LS_ERR_TIMEOUT);
+	ls_buf_clear(&in);
+	ls_transport_free(a);
+	ls_transport_free(b);
 }
