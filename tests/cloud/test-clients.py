@@ -4,7 +4,8 @@
 # (p11tool/certtool), on libls11token.so (a temporary LS11TOKEN_DB) and on libls11cloud.so
 # through a real ls11cloudd (tests/cloud/cloudenv.py).  On each, a token initialised with
 # p11conf holds a GOST key pair generated on it and the certificate a CA made with openssl (gost
-# engine) issued for the key's request.  Then:
+# engine) issued for the key's request.  First C_Initialize with the flags these loaders pass
+# (CKF_LIBRARY_CANT_CREATE_OS_THREADS included) must succeed.  Then:
 #  - NSS: a fresh database, the module added, listed with our slot, token and manufacturer;
 #    the certificate listed under its nickname, exported (PIN typed at certutil's prompt, then
 #    without a PIN once the module is marked FRIENDLY) with the very DER imported; `certutil -K`
@@ -309,11 +310,40 @@ def gnutls(t, module, env, label, serial, slot, d):
        t + "GnuTLS: certtool cannot load a CKK_GOSTR3410 key from a token", show(r))
 
 
+# C_Initialize with the arguments NSS, p11-kit (GnuTLS) and pkcs11-tool pass first, as a child
+# that prints the CK_RV of C_Initialize and of C_Finalize.
+INIT_PROGRAM = r"""
+import ctypes, sys
+class Args(ctypes.Structure):
+    _fields_ = [("create", ctypes.c_void_p), ("destroy", ctypes.c_void_p),
+                ("lock", ctypes.c_void_p), ("unlock", ctypes.c_void_p),
+                ("flags", ctypes.c_ulong), ("reserved", ctypes.c_void_p)]
+FN = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)
+class Functions(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_ubyte), ("minor", ctypes.c_ubyte),
+                ("C_Initialize", FN), ("C_Finalize", FN)]
+lib = ctypes.CDLL(sys.argv[1])
+fl = ctypes.POINTER(Functions)()
+assert lib.C_GetFunctionList(ctypes.byref(fl)) == 0
+args = Args(flags=3)  # CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK
+rv = fl.contents.C_Initialize(ctypes.addressof(args))
+print("%d %d" % (rv, fl.contents.C_Finalize(None) if rv == 0 else -1))
+"""
+
+
+def init_flags(t, module, env):
+    r = run(["/usr/bin/python3", "-c", INIT_PROGRAM, module], client_env(env))
+    ok(r[0] == 0 and r[1].split() == ["0", "0"],
+       t + "C_Initialize with CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK: CKR_OK",
+       show(r))
+
+
 def suite(name, module, env, free_slot, slot_desc):
     t = name + ": "
     label = "clients-" + name
     d = os.path.join(WORK, name)
     os.mkdir(d)
+    init_flags(t, module, env)
     res = prepare(t, module, env, free_slot, label, d)
     if res is None:
         return
