@@ -60,9 +60,16 @@ def show(r):
 
 
 def client_env(env):
-    """Programs not ours load the module: no leak reports from them in the ASan build."""
+    """Programs not ours load the module: no leak reports from them in the ASan build.
+
+    LC_ALL=C: the messages asserted are the untranslated ones.  With the AddressSanitizer
+    runtime preloaded, p11tool hangs at exit in p11-kit's destructor (freelocale() waiting for
+    glibc's locale lock; with any module, SoftHSM's too) unless P11_KIT_DEBUG is set, even
+    empty (no debug output then)."""
     e = dict(env)
+    e["LC_ALL"] = "C"
     if "LD_PRELOAD" in e:
+        e["P11_KIT_DEBUG"] = ""
         e["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0"
     return e
 
