@@ -533,9 +533,12 @@ state_open(void)
 }
 
 /*
- * CK_C_INITIALIZE_ARGS (PKCS#11 v2.40 5.4, 5.5) as the local module takes them, plus: the
- * module needs its own threads (one per account), so CKF_LIBRARY_CANT_CREATE_OS_THREADS is
- * CKR_NEED_TO_CREATE_THREADS.
+ * CK_C_INITIALIZE_ARGS (PKCS#11 v2.40 5.4, 5.5) as the local module takes them.  The module
+ * needs its own threads (one per account) and starts them even when the application sets
+ * CKF_LIBRARY_CANT_CREATE_OS_THREADS: NSS, p11-kit (so GnuTLS) and OpenSC's tools all set it
+ * on their first C_Initialize.  Answering CKR_NEED_TO_CREATE_THREADS made p11-kit and GnuTLS
+ * fail, and NSS and OpenSC retry with NULL arguments, NSS then serialising every call to a
+ * module it takes as not thread-safe (docs/client-module.md).
  */
 static CK_RV
 ls_C_Initialize(CK_VOID_PTR init_args)
@@ -551,8 +554,6 @@ ls_C_Initialize(CK_VOID_PTR init_args)
 			return CKR_ARGUMENTS_BAD;
 		if (n == 4 && !(args->flags & CKF_OS_LOCKING_OK))
 			return CKR_CANT_LOCK;
-		if (args->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS)
-			return CKR_NEED_TO_CREATE_THREADS;
 	}
 	pthread_once(&mod_once, module_once);
 

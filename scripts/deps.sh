@@ -14,6 +14,9 @@ LS11_PKGS_TEST="libcriterion-dev clang libclang-rt-14-dev llvm python3 opensc py
 # locale the translation test runs in, man and groff to check the pages, bash_completion.
 LS11_PKGS_BUILD="$LS11_PKGS_BUILD gettext"
 LS11_PKGS_TEST="$LS11_PKGS_TEST locales man-db groff-base bash-completion"
+# The real clients of tests/cloud/test-clients.py: NSS's modutil/certutil (what Firefox's
+# "load a security device" does) and GnuTLS's p11tool/certtool.
+LS11_PKGS_TEST="$LS11_PKGS_TEST libnss3-tools gnutls-bin"
 
 ls11_missing_packages() {
     local p missing=""
