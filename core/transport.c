@@ -43,6 +43,14 @@ ls_transport_send(ls_transport *t, const void *data, size_t len, int timeout_ms)
 	return t->ops->send(t, data, len, timeout_ms);
 }
 
+void
+ls_transport_set_spin(ls_transport *t, int us)
+{
+	if (t == NULL)
+		return;
+	t->spin_us = us < 0 ? 0 : us > LS_TRANSPORT_SPIN_MAX_US ? LS_TRANSPORT_SPIN_MAX_US : us;
+}
+
 int
 ls_transport_sendv(ls_transport *t, const ls_transport_frame *frames, size_t n, int timeout_ms)
 {
@@ -122,6 +130,15 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* A deadline for @timeout_ms, or -1 for none. */
@@ -404,6 +421,24 @@ sock_io_error(const char *op, int err)
 	return LS_ERR_IO;
 }
 
+/*
+ * Looks for data on @s for up to its spin budget without sleeping (poll with no timeout); true
+ * when some came.
+ */
+static bool
+sock_spin(struct sock_transport *s)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	int64_t end = now_us() + s->base.spin_us;
+
+	do {
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) > 0)
+			return true;
+	} while (now_us() < end && !atomic_load(&s->closed));
+	return false;
+}
+
 /* Waits until @fd is ready for @events or the deadline passes. */
 static int
 sock_wait(struct sock_transport *s, short events, int64_t deadline)
@@ -411,6 +446,8 @@ sock_wait(struct sock_transport *s, short events, int64_t deadline)
 	struct pollfd pfd;
 	int n;
 
+	if (events == POLLIN && s->base.spin_us > 0 && sock_spin(s))
+		return LS_OK;
 	for (;;) {
 		if (atomic_load(&s->closed))
 			return LS_ERR_EOF;

@@ -73,7 +73,17 @@ typedef struct {
 struct ls_transport {
 	const ls_transport_ops *ops;
 	size_t max_frame;
+	int spin_us; /* ls_transport_set_spin() */
 };
+
+/*
+ * Before a receive on a socket sleeps until data comes, it looks for the data for up to @us
+ * microseconds (LS_TRANSPORT_SPIN_MAX_US at most; 0, the default, sleeps at once).  For a
+ * caller whose answer is due within one loopback round trip, the wake-up from a sleep costs
+ * more than the wait.  Only the thread that receives may call it.
+ */
+#define LS_TRANSPORT_SPIN_MAX_US 200
+void ls_transport_set_spin(ls_transport *t, int us);
 
 /*
  * Sends @len bytes as one frame.  Blocks until the whole frame is handed to the system (or the

@@ -58,6 +58,13 @@
  * transport under a read would end the channel as if the stream had been cut.
  */
 #define READ_POLL_MS 100
+/*
+ * A reader that is the connection's only caller looks for its answer this long before it
+ * sleeps: a loopback round trip with a signature fits, and waking from poll() costs more than
+ * the look (docs/benchmarks.md).  With other callers it sleeps at once, leaving the CPU to
+ * them and to the server.
+ */
+#define SPIN_US 100
 /* Without a call for this long, the connection's thread watches the socket itself. */
 #define IDLE_WATCH_MS 100
 /* The connection's thread, reading what arrived on an idle link: at most this long. */
@@ -138,6 +145,8 @@ struct lsc_conn {
 	lsc_req *out_head, *out_tail;
 	bool out_sending;        /* a sender drains the outbox */
 	int out_waiters;         /* callers waiting in outbox_forget() */
+
+	atomic_int callers;      /* threads in lsc_conn_call() now (the spin rule, SPIN_US) */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -1344,6 +1353,7 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 	ls_buf_init(&req.msg, LS_RPC_MAX_MESSAGE);
 	if (cond_init(&req.cond) != 0)
 		return CKR_HOST_MEMORY;
+	atomic_fetch_add(&c->callers, 1);
 
 	pthread_mutex_lock(&c->lock);
 	rv = call_admissible(c, generation, deadline);
@@ -1384,8 +1394,13 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 		left = deadline - now_ms();
 		if (left <= 0)
 			break;
-		/* Nobody reads: this thread does, until its own answer comes. */
+		/* Nobody reads: this thread does, until its own answer comes.  A lone request's
+		 * answer is due within a round trip: look for it before sleeping (SPIN_US). */
 		c->reading = true;
+		ls_transport_set_spin(c->t, atomic_load(&c->callers) == 1 && c->pending == &req &&
+		                                    req.next == NULL
+		                            ? SPIN_US
+		                            : 0);
 		pthread_mutex_unlock(&c->lock);
 		r = ls_channel_recv(c->ch, c->t, &c->rx, left < READ_POLL_MS ? (int)left : READ_POLL_MS);
 		if (r == LS_OK)
@@ -1423,5 +1438,6 @@ out:
 	ls_rpc_msg_free(req.resp);
 	ls_buf_clear(&req.msg);
 	pthread_cond_destroy(&req.cond);
+	atomic_fetch_sub(&c->callers, 1);
 	return rv;
 }

@@ -854,3 +854,56 @@ Test(memory, a_batch_goes_frame_by_frame)
 	ls_transport_free(a);
 	ls_transport_free(b);
 }
+
+/* A thread that sends one frame after a delay (the spin test's peer). */
+struct late_send {
+	ls_transport *t;
+	int delay_us;
+};
+
+static void *
+late_send_thread(void *arg)
+{
+	struct late_send *ls = arg;
+	struct timespec ts = { 0, (long)ls->delay_us * 1000 };
+
+	nanosleep(&ts, NULL);
+	ls_transport_send(ls->t, "late", 4, 1000);
+	return NULL;
+}
+
+Test(tcp, spinning_receive_gets_early_data_and_keeps_its_timeout)
+{
+	ls_transport *a = NULL, *b = NULL;
+	struct late_send ls;
+	pthread_t th;
+	ls_buf in;
+	struct timespec t0, t1;
+	long ms;
+
+	tcp_transports(&a, &b);
+	ls_buf_init(&in, LS_FRAME_DEFAULT_MAX);
+	ls_transport_set_spin(b, 1000000);
+	cr_assert_eq(b->spin_us, LS_TRANSPORT_SPIN_MAX_US, "the budget is capped");
+	ls_transport_set_spin(b, -5);
+	cr_assert_eq(b->spin_us, 0);
+	ls_transport_set_spin(b, LS_TRANSPORT_SPIN_MAX_US);
+
+	/* Data that comes during the spin, and data that comes after it (the sleep takes over). */
+	for (int delay = 20; delay <= 20000; delay *= 1000) {
+		ls = (struct late_send){ .t = a, .delay_us = delay };
+		cr_assert_eq(pthread_create(&th, NULL, late_send_thread, &ls), 0);
+		cr_assert_eq(ls_transport_recv(b, &in, 2000), LS_OK, "delay %d us", delay);
+		cr_assert(ls_buf_len(&in) == 4 && memcmp(ls_buf_data(&in), "late", 4) == 0);
+		pthread_join(th, NULL);
+	}
+	/* Nothing comes: the timeout still holds, spin or not. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(ls_transport_recv(b, &in, 50), LS_ERR_TIMEOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert(ms >= 45 && ms < 1000, "waited %ld ms", ms);
+	ls_buf_clear(&in);
+	ls_transport_free(a);
+	ls_transport_free(b);
+}
