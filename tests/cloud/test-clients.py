@@ -29,6 +29,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import termios
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -103,6 +105,12 @@ def run_pty(cmd, env, prompt, answer, cwd):
             if not ready:
                 break
             out += os.read(fd, 4096)
+        # Type only once the program has turned echo off: NSS prints its prompt first, and
+        # keys typed before that would be echoed (the test asserts the PIN never shows).
+        for _ in range(500):
+            if not termios.tcgetattr(fd)[3] & termios.ECHO:
+                break
+            time.sleep(0.01)
         os.write(fd, answer + b"\n")
         while True:
             ready, _, _ = select.select([fd], [], [], 60)
