@@ -34,12 +34,15 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,12 +92,18 @@ typedef struct lsc_req {
 	uint16_t call;
 	ls_buf msg;        /* the encoded request, kept for a re-send */
 	struct lsc_req *out_next; /* in the outbox (out_lock) */
-	bool queued;       /* in the outbox (out_lock) */
-	bool sealing;      /* taken by a sender, not yet sealed (out_lock) */
+	atomic_bool queued;  /* in the outbox (written under out_lock) */
+	atomic_bool sealing; /* taken by a sender, not yet sealed (written under out_lock) */
 	ls_rpc_msg *resp;  /* set with done and CKR_OK */
 	CK_RV rv;          /* set with done: CKR_OK or why no response came */
 	bool done;
-	pthread_cond_t cond;
+	/*
+	 * The caller sleeps on this futex word; whoever wakes it (done, or the reader role is
+	 * free) bumps it first.  A waker that does so after dropping c->lock counts itself in
+	 * waking, and the caller does not leave (its stack holds the request) before that is 0.
+	 */
+	_Atomic uint32_t seq;
+	atomic_int waking;
 } lsc_req;
 
 struct lsc_conn {
@@ -119,7 +128,7 @@ struct lsc_conn {
 	int link_err;        /* a reader found the link broken: the thread drops it */
 	int64_t last_call;   /* monotonic ms of the last request sent */
 	uint32_t generation; /* 0 until the first application */
-	uint64_t next_id;
+	_Atomic uint64_t next_id;
 	lsc_req *pending, *pending_tail;
 	int64_t lease_deadline; /* after a drop: when the server forgets the application */
 
@@ -269,6 +278,33 @@ cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_ms
 	return pthread_cond_timedwait(cond, lock, &ts) != ETIMEDOUT;
 }
 
+/*
+ * Sleeps while *@word is @val, until woken or @deadline_ms (monotonic); may return early (a
+ * spurious wake-up), the caller looks again.  A futex rather than a condition variable: the
+ * thread that hands over an answer wakes its caller after dropping c->lock, so the caller does
+ * not wake up only to wait for that lock.
+ */
+static void
+futex_wait_until(_Atomic uint32_t *word, uint32_t val, int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - now_ms();
+	struct timespec ts;
+
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)(left / 1000);
+	ts.tv_nsec = (long)(left % 1000) * 1000000L;
+	(void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+/* Wakes the caller of @req: c->lock held, or req->waking counted (lsc_req). */
+static void
+req_wake(lsc_req *req)
+{
+	atomic_fetch_add(&req->seq, 1);
+	(void)syscall(SYS_futex, (uint32_t *)&req->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The pending list (c->lock held)
  * ------------------------------------------------------------------------------------------- */
@@ -320,7 +356,7 @@ pending_fail_all(lsc_conn *c, CK_RV rv)
 		r->next = NULL;
 		r->rv = rv;
 		r->done = true;
-		pthread_cond_signal(&r->cond);
+		req_wake(r);
 	}
 	c->pending_tail = NULL;
 }
@@ -335,7 +371,7 @@ wake_next_reader(lsc_conn *c)
 	if (c->reading)
 		return;
 	if (c->pending != NULL)
-		pthread_cond_signal(&c->pending->cond);
+		req_wake(c->pending);
 	if (c->thread_waits)
 		pthread_cond_broadcast(&c->cond);
 }
@@ -359,7 +395,7 @@ link_send(lsc_conn *c, lsc_req *req)
 
 	pthread_mutex_lock(&c->out_lock);
 	req->out_next = NULL;
-	req->queued = true;
+	atomic_store(&req->queued, true);
 	if (c->out_tail != NULL)
 		c->out_tail->out_next = req;
 	else
@@ -380,8 +416,9 @@ link_send(lsc_conn *c, lsc_req *req)
 
 			c->out_head = q->out_next;
 			q->out_next = NULL;
-			q->queued = false;
-			q->sealing = true;
+			/* In this order: outbox_forget() looks at them without the lock. */
+			atomic_store(&q->sealing, true);
+			atomic_store(&q->queued, false);
 			batch[n] = q;
 		}
 		if (c->out_head == NULL)
@@ -407,7 +444,7 @@ link_send(lsc_conn *c, lsc_req *req)
 
 		pthread_mutex_lock(&c->out_lock);
 		for (size_t i = 0; i < n; i++)
-			batch[i]->sealing = false;
+			atomic_store(&batch[i]->sealing, false);
 		if (c->out_waiters > 0)
 			pthread_cond_broadcast(&c->out_cond);
 		pthread_mutex_unlock(&c->out_lock);
@@ -419,8 +456,11 @@ link_send(lsc_conn *c, lsc_req *req)
 static void
 outbox_forget(lsc_conn *c, lsc_req *req)
 {
+	/* Neither queued nor being sealed: no sender will touch it again (link_send()). */
+	if (!atomic_load(&req->queued) && !atomic_load(&req->sealing))
+		return;
 	pthread_mutex_lock(&c->out_lock);
-	if (req->queued) {
+	if (atomic_load(&req->queued)) {
 		lsc_req **pp = &c->out_head, *prev = NULL;
 
 		while (*pp != req) {
@@ -430,9 +470,9 @@ outbox_forget(lsc_conn *c, lsc_req *req)
 		*pp = req->out_next;
 		if (c->out_tail == req)
 			c->out_tail = prev;
-		req->queued = false;
+		atomic_store(&req->queued, false);
 	}
-	while (req->sealing) {
+	while (atomic_load(&req->sealing)) {
 		c->out_waiters++;
 		pthread_cond_wait(&c->out_cond, &c->out_lock);
 		c->out_waiters--;
@@ -552,9 +592,7 @@ link_exchange(lsc_conn *c, ls_channel *ch, ls_transport *t, uint16_t call,
 	CK_RV rv;
 	int r;
 
-	pthread_mutex_lock(&c->lock);
-	id = c->next_id++;
-	pthread_mutex_unlock(&c->lock);
+	id = atomic_fetch_add(&c->next_id, 1);
 
 	ls_buf_init(&msg, LS_RPC_MAX_MESSAGE);
 	ls_buf_init(&in, LS_CHANNEL_MAX_PLAINTEXT);
@@ -939,11 +977,14 @@ link_dispatch(lsc_conn *c)
 		req->resp = msg;
 		req->rv = CKR_OK;
 		req->done = true;
-		pthread_cond_signal(&req->cond);
+		atomic_fetch_add(&req->waking, 1);
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (r == LS_OK)
+	if (r == LS_OK) {
+		req_wake(req);
+		atomic_fetch_sub(&req->waking, 1);
 		return;
+	}
 	ls_warning("libls11cloud: account %s: the server's answer to %s does not decode: %s",
 	           c->acc->id, ls_rpc_call_name(call), ls_strerror(r));
 broken:
@@ -1144,7 +1185,7 @@ lsc_conn_start(const lsc_account *acc, lsc_conn_notify_fn notify, void *user_dat
 	c->notify = notify;
 	c->user_data = user_data;
 	c->retry_max_ms = env_retry_max();
-	c->next_id = 1;
+	atomic_store(&c->next_id, 1);
 	c->lease_ms = LSC_DEFAULT_LEASE_MS;
 	atomic_init(&c->fd, -1);
 	atomic_init(&c->astop, false);
@@ -1351,17 +1392,10 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 	memset(&req, 0, sizeof(req));
 	req.call = call;
 	ls_buf_init(&req.msg, LS_RPC_MAX_MESSAGE);
-	if (cond_init(&req.cond) != 0)
-		return CKR_HOST_MEMORY;
 	atomic_fetch_add(&c->callers, 1);
 
-	pthread_mutex_lock(&c->lock);
-	rv = call_admissible(c, generation, deadline);
-	req.id = c->next_id++;
-	pthread_mutex_unlock(&c->lock);
-	if (rv != CKR_OK)
-		goto out;
-
+	/* An id that may go unused (a call refused below): ids only need to be unique. */
+	req.id = atomic_fetch_add(&c->next_id, 1);
 	rv = ls_rpc_request_encode(&req.msg, call, req.id, args, nargs);
 	if (rv != CKR_OK)
 		goto out;
@@ -1387,7 +1421,12 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 
 		if (c->reading || !c->up || c->link_err != LS_OK || c->stopping) {
 			/* Someone else reads (and hands over our answer), or the link is down. */
-			if (!cond_wait_until(&req.cond, &c->lock, deadline))
+			uint32_t seq = atomic_load(&req.seq);
+
+			pthread_mutex_unlock(&c->lock);
+			futex_wait_until(&req.seq, seq, deadline);
+			pthread_mutex_lock(&c->lock);
+			if (!req.done && now_ms() >= deadline)
 				break;
 			continue;
 		}
@@ -1435,9 +1474,11 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 	}
 out:
 	outbox_forget(c, &req);
+	/* The reader that handed over the answer may still be waking us (lsc_req). */
+	while (atomic_load(&req.waking) != 0)
+		sched_yield();
 	ls_rpc_msg_free(req.resp);
 	ls_buf_clear(&req.msg);
-	pthread_cond_destroy(&req.cond);
 	atomic_fetch_sub(&c->callers, 1);
 	return rv;
 }
