@@ -26,7 +26,8 @@ const char *const lsd_config_keys[] = {
 	"max-connections-per-source", "max-connections-per-account", "max-handshakes",
 	"max-inflight", "max-sessions", "max-objects", "max-applications", "handshake-timeout",
 	"idle-timeout", "resume-lease", "throttle-failures", "throttle-window",
-	"pbkdf2-iterations", "max-pin-failures", "registration", "registration-code", NULL,
+	"pbkdf2-iterations", "max-pin-failures", "registration", "registration-code",
+	"loop-scheduling", NULL,
 };
 
 void
@@ -54,6 +55,7 @@ lsd_config_init(lsd_config *cfg)
 	cfg->pbkdf2_iterations = 0;
 	cfg->max_pin_failures = 10;
 	cfg->registration = LSD_REG_CLOSED;
+	cfg->loop_batch = true;
 }
 
 void
@@ -234,6 +236,16 @@ lsd_config_set(lsd_config *cfg, const char *key, const char *value, char *err, s
 			cfg->registration = LSD_REG_CODE;
 		else
 			return fail(err, err_size, "registration: '%s' is not open, closed or code",
+			            value);
+		return 0;
+	}
+	if (strcmp(key, "loop-scheduling") == 0) {
+		if (strcmp(value, "batch") == 0)
+			cfg->loop_batch = true;
+		else if (strcmp(value, "normal") == 0)
+			cfg->loop_batch = false;
+		else
+			return fail(err, err_size, "loop-scheduling: '%s' is neither batch nor normal",
 			            value);
 		return 0;
 	}

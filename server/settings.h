@@ -41,6 +41,7 @@ typedef struct {
 	ls_log_level log_level;
 
 	unsigned workers;                /* worker threads; 0 = number of CPUs (at least 2) */
+	bool loop_batch;                 /* the event loop thread under SCHED_BATCH (default) */
 	size_t max_frame;                /* bytes per frame payload */
 	unsigned max_connections;        /* in total */
 	unsigned max_conn_per_source;    /* per client IP address */

@@ -3,10 +3,13 @@
  * it is told (identity key and secret 0600, made once), takes settings from a file and the
  * command line, refuses bad settings with a reason, and stops cleanly on SIGTERM - also with
  * clients connected and with the pipe of frames cut in the middle.  An identity key rotated by
- * ls11cloud-admin is used by the next registration without a restart.
+ * ls11cloud-admin is used by the next registration without a restart.  Its event loop thread
+ * runs under SCHED_BATCH (loop-scheduling).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <dirent.h>
+#include <sched.h>
 #include <sys/stat.h>
 
 #include "server-util.h"
@@ -202,6 +205,52 @@ Test(lifecycle, settings_file_and_command_line)
 	             ls_handshake_reason_string(a.reason));
 	ts_close(&a);
 	close(fd);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+/* The policy of each thread of @pid: how many run under SCHED_BATCH, how many not. */
+static void
+count_policies(pid_t pid, int *batch, int *other)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+
+	*batch = *other = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	cr_assert_not_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL) {
+		int tid = atoi(e->d_name), policy;
+
+		if (tid <= 0)
+			continue;
+		cr_assert_geq(policy = sched_getscheduler(tid), 0, "thread %d: %s", tid,
+		              strerror(errno));
+		if (policy == SCHED_BATCH)
+			(*batch)++;
+		else
+			(*other)++;
+	}
+	closedir(d);
+}
+
+Test(lifecycle, the_event_loop_runs_under_sched_batch_unless_told_otherwise)
+{
+	const char *normal[] = { "--loop-scheduling", "normal", NULL };
+	int batch, other;
+
+	/* The loop thread (the process's main thread) only: the workers keep the default. */
+	ts_config(&srv, "workers = 3\n");
+	ts_start(&srv);
+	cr_assert_eq(sched_getscheduler(srv.pid), SCHED_BATCH);
+	count_policies(srv.pid, &batch, &other);
+	cr_assert_eq(batch, 1, "the loop thread alone (%d batch, %d other)", batch, other);
+	cr_assert_geq(other, 3, "the three workers keep SCHED_OTHER");
+	cr_assert_eq(ts_stop(&srv), 0);
+
+	ts_start_args(&srv, normal);
+	count_policies(srv.pid, &batch, &other);
+	cr_assert_eq(batch, 0, "loop-scheduling = normal: no thread under SCHED_BATCH");
 	cr_assert_eq(ts_stop(&srv), 0);
 }
 

@@ -39,6 +39,7 @@ Test(settings, defaults_and_finish)
 	cr_assert_str_eq(cfg.state_dir, "/var/lib/ls11cloud");
 	cr_assert_eq(cfg.resume_lease, 60);
 	cr_assert_eq(cfg.registration, LSD_REG_CLOSED);
+	cr_assert(cfg.loop_batch, "the event loop runs under SCHED_BATCH by default");
 	cr_assert_eq(lsd_config_finish(&cfg, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(cfg.n_listen, 2, "no listen address: IPv4 and IPv6 on port 4444");
 	cr_assert_str_eq(cfg.listen[0], "0.0.0.0:4444");
@@ -62,7 +63,8 @@ Test(settings, file_with_every_kind_of_line)
 	           "max-inflight = 7\n"
 	           "resume-lease = 0\n"
 	           "registration = code\n"
-	           "registration-code = s3cret\n");
+	           "registration-code = s3cret\n"
+	           "loop-scheduling = normal\n");
 	lsd_config_init(&cfg);
 	cr_assert_eq(lsd_config_load(&cfg, path, true, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(lsd_config_finish(&cfg, err, sizeof(err)), 0, "%s", err);
@@ -76,6 +78,7 @@ Test(settings, file_with_every_kind_of_line)
 	cr_assert_eq(cfg.resume_lease, 0);
 	cr_assert_eq(cfg.registration, LSD_REG_CODE);
 	cr_assert_str_eq(cfg.registration_code, "s3cret");
+	cr_assert(!cfg.loop_batch);
 	lsd_config_clear(&cfg);
 	unlink(path);
 }
@@ -119,6 +122,8 @@ Test(settings, errors_name_the_line_and_the_reason)
 	cr_assert_eq(lsd_config_set(&cfg, "state-dir", "relative", err, sizeof(err)), -1);
 	cr_assert_eq(lsd_config_set(&cfg, "registration", "maybe", err, sizeof(err)), -1);
 	cr_assert_eq(lsd_config_set(&cfg, "workers", "12x", err, sizeof(err)), -1);
+	cr_assert_eq(lsd_config_set(&cfg, "loop-scheduling", "fifo", err, sizeof(err)), -1);
+	cr_assert(strstr(err, "neither batch nor normal") != NULL, "%s", err);
 	cr_assert_eq(lsd_config_set(&cfg, "registration", "code", err, sizeof(err)), 0);
 	cr_assert_eq(lsd_config_finish(&cfg, err, sizeof(err)), -1, "code needs a code");
 	cr_assert(strstr(err, "registration-code") != NULL, "%s", err);
