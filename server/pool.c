@@ -2,6 +2,14 @@
  * LS11CLOUD - the worker pool: a locked FIFO of jobs, N threads, and an eventfd that wakes the
  * event loop when jobs finish.
  *
+ * A worker that has just finished a job and finds the queue empty looks for the next one for up
+ * to SPIN_US, yielding the CPU between looks, before it sleeps on the condition variable.  Jobs
+ * come in bursts (a client's pipelined requests): sleeping between two of them costs a wake-up,
+ * and on a virtual machine whose idle CPUs halt at once a wake-up of another CPU costs 15-30 us
+ * (docs/benchmarks.md), as much as the signature the job is.  sched_yield() lets whatever else
+ * is runnable on that CPU (the loop, a client on the same machine) go first; only an otherwise
+ * idle CPU spins.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "pool.h"
@@ -14,11 +22,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
 #include "log.h"
+
+/* How long a worker looks for more work after a job before it sleeps (module comment). */
+#define SPIN_US 30
 
 typedef struct job {
 	struct job *next;
@@ -42,17 +55,42 @@ struct lsd_pool {
 	struct event *ev;
 };
 
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* pool->lock held, the queue empty, a job just done: waits up to SPIN_US for the next one. */
+static void
+spin_for_work(lsd_pool *pool)
+{
+	int64_t end = mono_us() + SPIN_US;
+
+	pthread_mutex_unlock(&pool->lock);
+	while (atomic_load(&pool->queued) == 0 && mono_us() < end)
+		sched_yield();
+	pthread_mutex_lock(&pool->lock);
+}
+
 static void *
 worker_main(void *arg)
 {
 	lsd_pool *pool = arg;
 	uint64_t one = 1;
+	bool worked = false;
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
 		bool notify;
 		job *j;
 
+		if (worked && pool->head == NULL && !pool->stopping)
+			spin_for_work(pool);
+		worked = false;
 		while (pool->head == NULL && !pool->stopping)
 			pthread_cond_wait(&pool->wake, &pool->lock);
 		if (pool->head == NULL)
@@ -65,6 +103,7 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&pool->lock);
 
 		j->work(j->arg);
+		worked = true;
 
 		pthread_mutex_lock(&pool->lock);
 		j->next = NULL;
