@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -423,7 +424,9 @@ sock_io_error(const char *op, int err)
 
 /*
  * Looks for data on @s for up to its spin budget without sleeping (poll with no timeout); true
- * when some came.
+ * when some came.  Between looks it yields: another runnable thread on this CPU (a caller with
+ * its answer, the server's worker on the same machine) goes first, and only an otherwise idle
+ * CPU spins.
  */
 static bool
 sock_spin(struct sock_transport *s)
@@ -435,6 +438,7 @@ sock_spin(struct sock_transport *s)
 		pfd.revents = 0;
 		if (poll(&pfd, 1, 0) > 0)
 			return true;
+		sched_yield();
 	} while (now_us() < end && !atomic_load(&s->closed));
 	return false;
 }

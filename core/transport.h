@@ -80,7 +80,8 @@ struct ls_transport {
  * Before a receive on a socket sleeps until data comes, it looks for the data for up to @us
  * microseconds (LS_TRANSPORT_SPIN_MAX_US at most; 0, the default, sleeps at once).  For a
  * caller whose answer is due within one loopback round trip, the wake-up from a sleep costs
- * more than the wait.  Only the thread that receives may call it.
+ * more than the wait.  The look yields the CPU between polls (sched_yield()), so it costs
+ * CPU time only when nothing else wants that CPU.  Only the thread that receives may call it.
  */
 #define LS_TRANSPORT_SPIN_MAX_US 200
 void ls_transport_set_spin(ls_transport *t, int us);

@@ -64,10 +64,13 @@
 /*
  * A reader that is the connection's only caller looks for its answer this long before it
  * sleeps: a loopback round trip with a signature fits, and waking from poll() costs more than
- * the look (docs/benchmarks.md).  With other callers it sleeps at once, leaving the CPU to
- * them and to the server.
+ * the look (docs/benchmarks.md).  With other callers it looks for SPIN_SHARED_US only: the
+ * look yields the CPU between polls (ls_transport_set_spin()), so the other callers and the
+ * server run first, but a reader that sleeps at once leaves the next burst of answers waiting
+ * for a wake-up, which on a virtual machine whose idle CPUs halt costs 15-30 us.
  */
 #define SPIN_US 100
+#define SPIN_SHARED_US 30
 /* Without a call for this long, the connection's thread watches the socket itself. */
 #define IDLE_WATCH_MS 100
 /* The connection's thread, reading what arrived on an idle link: at most this long. */
@@ -1439,7 +1442,7 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 		ls_transport_set_spin(c->t, atomic_load(&c->callers) == 1 && c->pending == &req &&
 		                                    req.next == NULL
 		                            ? SPIN_US
-		                            : 0);
+		                            : SPIN_SHARED_US);
 		pthread_mutex_unlock(&c->lock);
 		r = ls_channel_recv(c->ch, c->t, &c->rx, left < READ_POLL_MS ? (int)left : READ_POLL_MS);
 		if (r == LS_OK)
