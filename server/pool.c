@@ -46,7 +46,7 @@ struct lsd_pool {
 	pthread_cond_t idle;    /* a job finished */
 	job *head, *tail;       /* queued */
 	job *done_head, *done_tail; /* finished, waiting for the loop */
-	size_t pending;         /* queued + running + finished-not-collected */
+	_Atomic size_t pending; /* queued + running + finished-not-collected (read without the lock) */
 	_Atomic size_t queued;  /* queued, not yet taken by a worker (read without the lock) */
 	bool stopping;
 	pthread_t *threads;
@@ -141,9 +141,7 @@ collect(lsd_pool *pool)
 		if (j->done != NULL)
 			j->done(j->arg);
 		free(j);
-		pthread_mutex_lock(&pool->lock);
-		pool->pending--;
-		pthread_mutex_unlock(&pool->lock);
+		atomic_fetch_sub(&pool->pending, 1);
 	}
 }
 
@@ -223,7 +221,7 @@ lsd_pool_submit(lsd_pool *pool, lsd_work_fn work, lsd_done_fn done, void *arg)
 	else
 		pool->head = j;
 	pool->tail = j;
-	pool->pending++;
+	atomic_fetch_add(&pool->pending, 1);
 	atomic_fetch_add(&pool->queued, 1);
 	pthread_cond_signal(&pool->wake);
 	pthread_mutex_unlock(&pool->lock);
@@ -239,12 +237,7 @@ lsd_pool_queued(lsd_pool *pool)
 size_t
 lsd_pool_pending(lsd_pool *pool)
 {
-	size_t n;
-
-	pthread_mutex_lock(&pool->lock);
-	n = pool->pending;
-	pthread_mutex_unlock(&pool->lock);
-	return n;
+	return atomic_load(&pool->pending);
 }
 
 void
