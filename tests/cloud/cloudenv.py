@@ -148,6 +148,10 @@ class Cloud:
         e["LS11CLOUD_CONFIG_DIR"] = self.config
         e.setdefault("LS11CLOUD_TIMEOUT_MS", "20000")
         e.setdefault("LS11CLOUD_RETRY_MAX_MS", "500")
+        # For tests that stop the server under their client (tests/cloud/test-stall.c).
+        if self.proc is not None:
+            e["LS11_TEST_SERVER_PID"] = str(self.proc.pid)
+            e["LS11_TEST_SERVER_PORT"] = str(self.port)
         for k, v in extra.items():
             if v is None:
                 e.pop(k, None)
