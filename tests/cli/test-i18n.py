@@ -18,21 +18,9 @@ import sys
 import tempfile
 import unicodedata
 
-passed = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (what, detail))
-    sys.stdout.flush()
-    return bool(cond)
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import checks  # noqa: E402
+from checks import ok  # noqa: E402
 
 def locale_exists(name):
     want = name.lower().replace("utf-8", "utf8")
@@ -318,8 +306,7 @@ def main():
         ok(rc == 0 and "nickname:        alice\n" in out and "state:           locked\n" in out,
            "ls11cloud-admin, no catalogue in LS11CLOUD_LOCALEDIR: English", out)
 
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

@@ -15,21 +15,9 @@ import subprocess
 import sys
 import tempfile
 
-passed = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (what, detail))
-    sys.stdout.flush()
-    return bool(cond)
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import checks  # noqa: E402
+from checks import ok  # noqa: E402
 
 def groff_warnings(page):
     env = dict(os.environ, LC_ALL="C.UTF-8")
@@ -129,8 +117,7 @@ def main():
            (prog, prog, helpopt, os.path.basename(page), len(items)),
            "missing: %s" % " ".join(missing))
 
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

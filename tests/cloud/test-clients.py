@@ -32,6 +32,10 @@ import tempfile
 import termios
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import checks  # noqa: E402
+from checks import ok  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import cloudenv  # noqa: E402
@@ -40,22 +44,6 @@ ENGINE_CONF = os.path.join(HERE, "..", "data", "gost-engine.cnf")
 SO_PIN = "87654321"
 USER_PIN = "123456"
 KEY_ID = "0a0b0c"
-
-passed = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s\n%s" % (what, detail))
-    sys.stdout.flush()
-    return bool(cond)
-
 
 def show(r):
     return "rc=%d\nstdout:\n%s\nstderr:\n%s" % (r[0], r[1][-3000:], r[2][-3000:])
@@ -379,9 +367,8 @@ def main():
     for prog in ("certutil", "modutil", "p11tool", "certtool"):
         if shutil.which(prog) is None:
             ok(False, "%s is missing (install libnss3-tools and gnutls-bin)" % prog)
-    if failed:
-        print("%d passed, %d failed" % (passed, failed))
-        sys.exit(1)
+    if checks.failed:
+        sys.exit(checks.summary())
     WORK = tempfile.mkdtemp(prefix="ls11-clients-")
     DER = {}
     CA_KEY = os.path.join(WORK, "ca.key")
@@ -405,13 +392,12 @@ def main():
         suite("ls11cloud", cloudmod, cenv, 10,
               lambda slot: "LS11CLOUD alice@127.0.0.1:%d" % cloud.port)
     finally:
-        if failed:
+        if checks.failed:
             sys.stdout.write(cloud.server_log()[-3000:])
         cloud.close()
 
     shutil.rmtree(WORK, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(0 if failed == 0 else 1)
+    sys.exit(checks.summary())
 
 
 if __name__ == "__main__":

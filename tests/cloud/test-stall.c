@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checks.h"
 #include "pkcs11x.h"
 
 #define STALL_THREADS 8
@@ -41,20 +42,6 @@
 static CK_FUNCTION_LIST_PTR f;
 static CK_SLOT_ID slot;
 static CK_SESSION_HANDLE sessions[STALL_THREADS];
-static int passed, failed;
-
-static void
-check(int ok, const char *what)
-{
-	if (ok) {
-		passed++;
-		printf("ok   %s\n", what);
-	} else {
-		failed++;
-		printf("FAIL %s\n", what);
-	}
-	fflush(stdout);
-}
 
 static double
 now_ms(void)

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "pkcs11x.h"
 
 #define THREADS 6
@@ -51,20 +52,6 @@ static CK_FUNCTION_LIST_PTR f;
 static CK_SLOT_ID slot;
 static CK_OBJECT_HANDLE priv, pub;
 static atomic_int failures;
-static int passed, failed;
-
-static void
-check(int ok, const char *what)
-{
-	if (ok) {
-		passed++;
-		printf("ok   %s\n", what);
-	} else {
-		failed++;
-		printf("FAIL %s\n", what);
-	}
-	fflush(stdout);
-}
 
 static const char so_pin[] = "87654321", user_pin[] = "123456";
 

@@ -24,20 +24,9 @@ import subprocess
 import sys
 import tempfile
 
-passed = failed = 0
-
-
-def ok(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (what, detail))
-    sys.stdout.flush()
-    return cond
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import checks  # noqa: E402
+from checks import ok  # noqa: E402
 
 def unit_settings(text):
     """The [Service] section as a list of (key, value), in order (keys may repeat)."""
@@ -170,8 +159,7 @@ def main():
            "/var/lib/ls11cloud", repr(lines))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("server/systemd-unit: %d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary("server/systemd-unit"))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import checks  # noqa: E402
+from checks import ok  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 ENGINE_CONF = os.path.join(HERE, "..", "data", "gost-engine.cnf")
@@ -52,22 +56,6 @@ PARAMSETS = [
     ("tc26-512-B", 512, "06092a8503070102010202"),
     ("tc26-512-C", 512, "06092a8503070102010203"),
 ]
-
-passed = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (what, detail))
-    sys.stdout.flush()
-    return bool(cond)
-
 
 def p11conf_env(env):
     if "ASAN_OPTIONS" in env:
@@ -556,8 +544,7 @@ def main():
         ok(False, "SoftHSMv2 is missing (install softhsm2)")
 
     shutil.rmtree(WORK, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(0 if failed == 0 else 1)
+    sys.exit(checks.summary())
 
 
 if __name__ == "__main__":

@@ -19,25 +19,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import checks  # noqa: E402
+from checks import ok  # noqa: E402
+
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 SO_PIN = "87654321"
 USER_PIN = "123456"
-
-passed = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % what)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (what, detail))
-    sys.stdout.flush()
-    return bool(cond)
-
 
 def run(args, stdin="", env=None, no_tty=False):
     cmd = [P11CONF] + args
@@ -271,8 +259,7 @@ def main():
         ok(False, "SoftHSMv2 is missing (install softhsm2)")
 
     shutil.rmtree(WORK, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(0 if failed == 0 else 1)
+    sys.exit(checks.summary())
 
 
 if __name__ == "__main__":
