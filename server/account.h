@@ -101,13 +101,14 @@ int lsd_account_recreate_token(ls_store *store, uint64_t id, const char *source,
  * decremented counters were committed.  success: resets C1/C2 and records the login time and
  * @source.
  *
- * @overlap: other attempts of this account are in flight on this server (counted, not yet
- * ended).  Their decrements may be what exhausted a counter, and they may still succeed (the
- * user's several applications logging in at once): then a counter at 0 neither locks the
- * account nor is this attempt refused; it runs without a decrement (*@uncounted is set).  The
- * lock comes at the first begin with a counter at 0 and nothing in flight, that is once the
- * attempts that took the counter down have all failed.  Bounded by the caller
- * (LSD_ATTEMPT_OVERLAP_MAX).
+ * @overlap: other attempts of this account whose begin decremented the counters are in flight
+ * on this server (committed before this call, not yet ended).  Their decrements may be what
+ * exhausted a counter, and they may still succeed (the user's several applications logging in
+ * at once): then a counter at 0 neither locks the account nor is this attempt refused; it runs
+ * without a decrement (*@uncounted is set).  The lock comes at the first begin with a counter
+ * at 0 and no such attempt in flight, that is once those that took the counter down have all
+ * failed.  The caller serialises the begins of one nickname and bounds the uncounted ones
+ * (server/auth.c, LSD_ATTEMPT_OVERLAP_MAX).
  */
 int lsd_account_begin_attempt(ls_store *store, const char *nickname,
                               const ls_sespake_limits *limits, const char *source, bool overlap,

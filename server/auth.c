@@ -69,15 +69,14 @@ sleep_us(int64_t us)
 }
 
 /*
- * Counts @c's attempt for @nickname among those in flight; returns how many others were
- * already there (UINT_MAX when it cannot be counted: out of memory).
+ * Enters @c's attempt for @nickname among those in flight; returns its record (it lives until
+ * the last attempt of the nickname ends), or NULL when it cannot be kept (out of memory).
  */
-static unsigned
+static lsd_attempt *
 attempt_enter(lsd_conn *c, const char *nickname)
 {
 	lsd_server *srv = c->srv;
 	lsd_attempt *a;
-	unsigned others;
 
 	pthread_mutex_lock(&srv->reg_lock);
 	for (a = srv->attempts; a != NULL; a = a->next) {
@@ -85,18 +84,25 @@ attempt_enter(lsd_conn *c, const char *nickname)
 			break;
 	}
 	if (a == NULL && (a = calloc(1, sizeof(*a))) != NULL) {
+		pthread_mutex_init(&a->begin, NULL);
 		snprintf(a->nickname, sizeof(a->nickname), "%s", nickname);
 		a->next = srv->attempts;
 		srv->attempts = a;
 	}
-	if (a == NULL) {
-		pthread_mutex_unlock(&srv->reg_lock);
-		return UINT_MAX;
+	if (a != NULL) {
+		a->n++;
+		c->attempt_pending = true;
+		c->attempt_counted = false;
 	}
-	others = a->n++;
-	c->attempt_pending = true;
 	pthread_mutex_unlock(&srv->reg_lock);
-	return others;
+	return a;
+}
+
+static void
+attempt_free(lsd_attempt *a)
+{
+	pthread_mutex_destroy(&a->begin);
+	free(a);
 }
 
 void
@@ -113,9 +119,12 @@ lsd_auth_attempt_end(lsd_conn *c)
 		if (strcmp(a->nickname, c->nickname) == 0)
 			break;
 	}
+	if (a != NULL && c->attempt_counted && --a->counted == 0)
+		a->waited = 0; /* the episode is over: what comes next is counted or locks */
+	c->attempt_counted = false;
 	if (a != NULL && --a->n == 0) {
 		*pp = a->next;
-		free(a);
+		attempt_free(a);
 	}
 	pthread_mutex_unlock(&srv->reg_lock);
 }
@@ -127,48 +136,77 @@ lsd_auth_free_all(lsd_server *srv)
 
 	for (a = srv->attempts; a != NULL; a = next) {
 		next = a->next;
-		free(a);
+		attempt_free(a);
 	}
 	srv->attempts = NULL;
 }
 
+/*
+ * RFC 8133 step 2.  The begin steps of one nickname run one at a time (a->begin), and each
+ * decides from the attempts counted before it whether a counter at 0 means "locked" or "the
+ * others may still succeed": deciding from those merely entered would let an attempt whose
+ * transaction comes after later ones' lock the account under a user's own concurrent logins,
+ * and let a guesser who always keeps one attempt in flight run uncounted for ever.  An unknown
+ * nickname goes through the same lock and sleeps for what a real write costs, so that neither
+ * one attempt nor several at once tell it from a known one.
+ */
 static int
 cb_begin(void *user_data, const char *nickname, bool known)
 {
 	lsd_conn *c = user_data;
-	_Atomic int64_t *cost = &c->srv->attempt_cost_us;
+	lsd_server *srv = c->srv;
+	_Atomic int64_t *cost = &srv->attempt_cost_us;
 	int64_t t0, spent, mean = atomic_load(cost);
-	bool uncounted = false;
-	unsigned others;
+	bool overlap = false, uncounted = false;
+	lsd_attempt *a;
 	int r;
 
+	/* c->nickname is @nickname (cb_lookup); lsd_auth_attempt_end() finds it by that. */
+	a = attempt_enter(c, nickname); /* NULL (out of memory): counted as if alone */
+	if (a != NULL) {
+		pthread_mutex_lock(&a->begin);
+		pthread_mutex_lock(&srv->reg_lock);
+		overlap = a->counted > 0 && a->waited < LSD_ATTEMPT_OVERLAP_MAX;
+		pthread_mutex_unlock(&srv->reg_lock);
+	}
 	if (!known) {
 		sleep_us(mean);
-		return LS_OK;
+		r = LS_OK;
+	} else {
+		t0 = now_us();
+		r = lsd_account_begin_attempt(srv->store, nickname, &srv->limits, c->addr, overlap,
+		                              &uncounted);
+		spent = now_us() - t0;
+		if (r == LS_OK)
+			atomic_store(cost, mean + (spent - mean) / 8);
+		else if (r == LS_ERR_ATTEMPTS_EXHAUSTED)
+			sleep_us(mean - spent); /* a locked account writes nothing: not faster */
 	}
-	/* c->nickname is @nickname (cb_lookup); lsd_auth_attempt_end() finds it by that. */
-	others = attempt_enter(c, nickname);
-	t0 = now_us();
-	r = lsd_account_begin_attempt(c->srv->store, nickname, &c->srv->limits, c->addr,
-	                              others > 0 && others < LSD_ATTEMPT_OVERLAP_MAX, &uncounted);
-	spent = now_us() - t0;
+	if (a != NULL) {
+		if (known && r == LS_OK) {
+			pthread_mutex_lock(&srv->reg_lock);
+			if (uncounted) {
+				a->waited++;
+			} else {
+				a->counted++;
+				c->attempt_counted = true;
+			}
+			pthread_mutex_unlock(&srv->reg_lock);
+		}
+		pthread_mutex_unlock(&a->begin);
+	}
 	if (r != LS_OK)
 		lsd_auth_attempt_end(c);
 	if (uncounted)
-		ls_info("%s: '%s': a counter is at 0 with %u other attempt(s) in flight: this one "
+		ls_info("%s: '%s': a counter is at 0 with other attempts in flight: this one "
 		        "waits for their outcome, uncounted",
-		        c->peer, nickname, others);
-	if (r == LS_OK) {
-		atomic_store(cost, mean + (spent - mean) / 8);
-	} else if (r == LS_ERR_ATTEMPTS_EXHAUSTED) {
-		/* A locked account writes nothing: it must not answer faster than an open one. */
-		sleep_us(mean - spent);
+		        c->peer, nickname);
+	if (r == LS_ERR_ATTEMPTS_EXHAUSTED)
 		ls_warning("%s: '%s' is locked (attempt counters exhausted); the login will fail",
 		           c->peer, nickname);
-	} else {
+	else if (r != LS_OK)
 		ls_error("%s: cannot count the attempt of '%s': %s", c->peer, nickname,
 		         ls_strerror(r));
-	}
 	return r;
 }
 

@@ -129,17 +129,25 @@ struct lsd_app {
 	uint64_t signatures;      /* signing operations since the last audit row */
 };
 
-/* Login attempts of one nickname counted and not yet ended (auth.c). */
+/*
+ * Login attempts of one nickname in flight (auth.c).  n, counted and waited are under
+ * srv->reg_lock; @begin serialises the begin steps of the nickname, so that what an attempt
+ * knows of the others (counted) matches the counters its store transaction reads.
+ */
 typedef struct lsd_attempt {
 	struct lsd_attempt *next;
-	unsigned n;
+	pthread_mutex_t begin;
+	unsigned n;       /* entered and not ended */
+	unsigned counted; /* of those, the ones whose begin decremented the counters */
+	unsigned waited;  /* attempts let through uncounted while counted > 0 (this episode) */
 	char nickname[LS_STORE_NICK_MAX + 1];
 } lsd_attempt;
 
 /*
- * How many attempts of one account may run at once past an exhausted counter, waiting for
- * the outcome of those that exhausted it (server/account.h, lsd_account_begin_attempt): room
- * for a user's applications logging in together, not for a guessing burst.
+ * How many attempts of one account may run past an exhausted counter while the attempts that
+ * exhausted it are in flight, waiting for their outcome (server/account.h,
+ * lsd_account_begin_attempt): room for a user's applications logging in together, not for a
+ * guessing burst.  Counted per episode (until no counted attempt is in flight), not at once.
  */
 #define LSD_ATTEMPT_OVERLAP_MAX 8
 
@@ -237,7 +245,8 @@ struct lsd_conn {
 	ls_buf plain;             /* an opened record */
 	ls_buf resp;              /* a response plaintext */
 	uint64_t requests;        /* answered on this connection */
-	bool attempt_pending;     /* a login attempt counted in srv->attempts (auth.c) */
+	bool attempt_pending;     /* a login attempt entered in srv->attempts (auth.c) */
+	bool attempt_counted;     /* ... and its begin step decremented the counters */
 
 	/*
 	 * The sending direction in the channel state (out_lock): whichever thread has a record to

@@ -250,6 +250,147 @@ Test(accounts, a_source_that_fails_too_often_is_throttled)
 	cr_assert_eq(ts_stop(&srv), 0);
 }
 
+/*
+ * A login held half-way: the server has counted it (RFC 8133 step 2 comes before u2) and
+ * waits for MAC_A, which the test sends when it chooses - the attempts of a guesser who keeps
+ * some in flight, or of applications that log in at the same moment.
+ */
+typedef struct {
+	ls_transport *t;
+	ls_handshake *hs;
+	ls_buf mac_a;
+} half_login;
+
+static void
+half_begin(half_login *h, const char *password)
+{
+	ls_handshake_client_params p;
+	ls_buf in;
+	bool done = false;
+	int i;
+
+	memset(&p, 0, sizeof(p));
+	p.purpose = LS_HANDSHAKE_SESSION;
+	p.nickname = "alice";
+	p.password = password;
+	p.password_len = strlen(password);
+	h->t = ts_connect(srv.port);
+	cr_assert_eq(ls_handshake_client_new(&p, &h->hs), LS_OK);
+	ls_buf_init(&h->mac_a, LS_HANDSHAKE_MAX_MESSAGE);
+	ls_buf_init(&in, ls_transport_max_frame(h->t));
+	cr_assert_eq(ls_handshake_step(h->hs, NULL, 0, &h->mac_a, &done), LS_OK); /* hello */
+	for (i = 0; i < 2; i++) { /* server hello -> u1; u2 (the attempt is counted) -> MAC_A */
+		cr_assert_eq(ls_transport_send(h->t, ls_buf_data(&h->mac_a), ls_buf_len(&h->mac_a),
+		                               TS_TIMEOUT_MS),
+		             LS_OK);
+		cr_assert_eq(ls_transport_recv(h->t, &in, TS_TIMEOUT_MS), LS_OK);
+		cr_assert_eq(ls_handshake_step(h->hs, ls_buf_data(&in), ls_buf_len(&in), &h->mac_a,
+		                               &done),
+		             LS_OK, "%s", ls_handshake_reason_string(ls_handshake_get_reason(h->hs)));
+		cr_assert(!done);
+	}
+	ls_buf_clear(&in);
+}
+
+/* Sends the held MAC_A and runs the handshake to its end; returns its status. */
+static int
+half_finish(half_login *h)
+{
+	int r;
+
+	cr_assert_eq(ls_transport_send(h->t, ls_buf_data(&h->mac_a), ls_buf_len(&h->mac_a),
+	                               TS_TIMEOUT_MS),
+	             LS_OK);
+	r = ls_handshake_client_run(h->hs, h->t, TS_TIMEOUT_MS);
+	ls_buf_clear(&h->mac_a);
+	ls_handshake_free(h->hs);
+	ls_transport_free(h->t);
+	return r;
+}
+
+static bool
+alice_is(const char *state)
+{
+	const char *show[] = { "user", "show", "alice", NULL };
+	char out[4096], want[64];
+
+	cr_assert_eq(ts_admin(&srv, out, sizeof(out), show), 0, "%s", out);
+	snprintf(want, sizeof(want), "state:           %s", state);
+	return strstr(out, want) != NULL;
+}
+
+Test(accounts, a_guesser_keeping_one_attempt_in_flight_is_still_counted)
+{
+	half_login h[12];
+	int i;
+
+	/* Each guess starts before the previous one has failed.  Three of them take C1 (3) to 0;
+	 * the next may wait for the third's outcome, uncounted, but once the third has failed
+	 * nothing counted is in flight, and the account locks - even though an attempt of the
+	 * guesser is always in flight. */
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start(&srv);
+	half_begin(&h[0], "wrong 0");
+	for (i = 1; i < 12; i++) {
+		char guess[32];
+
+		snprintf(guess, sizeof(guess), i == 11 ? "correct horse" : "wrong %d", i);
+		half_begin(&h[i], guess);
+		cr_assert_eq(half_finish(&h[i - 1]), LS_ERR_AUTH_FAILED, "guess %d", i - 1);
+	}
+	cr_assert_eq(half_finish(&h[11]), LS_ERR_AUTH_FAILED,
+	             "the right password after the counter ran out: refused");
+	cr_assert(alice_is("locked"));
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, attempts_past_an_exhausted_counter_are_capped_while_others_hang)
+{
+	half_login held[3], h;
+	ts_client c;
+	int i;
+
+	/* Three guesses take C1 to 0 and are kept in flight (up to the handshake timeout).  The
+	 * attempts that may run meanwhile uncounted are capped (LSD_ATTEMPT_OVERLAP_MAX, 8): the
+	 * ninth is counted, finds the counter at 0 and locks, right password or not. */
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start(&srv);
+	for (i = 0; i < 3; i++)
+		half_begin(&held[i], "wrong");
+	for (i = 0; i < 8; i++) {
+		half_begin(&h, "still wrong");
+		cr_assert_eq(half_finish(&h), LS_ERR_AUTH_FAILED);
+	}
+	cr_assert(alice_is("active"), "not locked while the first three may still succeed");
+	cr_assert_eq(ts_login(&c, srv.port, "alice", "correct horse"), LS_ERR_AUTH_FAILED,
+	             "the ninth: counted, and the counter is at 0");
+	ts_close(&c);
+	cr_assert(alice_is("locked"));
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(half_finish(&held[i]), LS_ERR_AUTH_FAILED);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
+Test(accounts, applications_logging_in_together_past_the_counter_all_get_in)
+{
+	half_login held[3];
+	ts_client c;
+	int i;
+
+	/* The user's own applications: three take C1 to 0 and are still in flight when a fourth
+	 * logs in - it waits on their outcome uncounted, and gets in; so do they. */
+	ts_add_user(&srv, "alice", "correct horse", true);
+	ts_start(&srv);
+	for (i = 0; i < 3; i++)
+		half_begin(&held[i], "correct horse");
+	ts_login_ok(&c, srv.port, "alice", "correct horse");
+	ts_close(&c);
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(half_finish(&held[i]), LS_OK);
+	cr_assert(alice_is("active"));
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
 static ls_sespake_verifier
 verifier_of(const char *pw)
 {
