@@ -260,15 +260,20 @@ Test(crash, acknowledged_writes_survive_sigkill)
 		}
 		close(fds[1]);
 		/*
-		 * Two kills in three wait for the child to have opened the store and then 0-60 ms,
-		 * landing mid-stream (in a commit, a WAL append, a checkpoint); the third counts
-		 * 0-60 ms from the fork, so it may also land while the child opens the store.
+		 * Two kills in three wait for the child's first acknowledged write and then 0-60 ms,
+		 * landing mid-stream (in a commit, a WAL append, a checkpoint) however slowly a loaded
+		 * machine lets the child start; the third counts 0-60 ms from the fork, so it may
+		 * also land while the child opens the store.
 		 */
 		if (rep % 3 != 2) {
 			struct report ready;
 
 			cr_assert_eq(read(fds[0], &ready, sizeof(ready)), (ssize_t)sizeof(ready));
 			cr_assert_eq(ready.object_id, 0);
+			cr_assert_eq(read(fds[0], &reps[total], sizeof(reps[total])),
+			             (ssize_t)sizeof(reps[total]));
+			cr_assert_neq(reps[total].object_id, 0);
+			total++;
 		}
 		usleep((useconds_t)(rand() % 60000));
 		cr_assert_eq(kill(pid, SIGKILL), 0);
@@ -283,9 +288,8 @@ Test(crash, acknowledged_writes_survive_sigkill)
 
 		verify(token, reps, total, &last_step);
 	}
+	/* At least two kills in three land mid-stream by construction (above). */
 	cr_log_info("%zu acknowledged transactions over %d kills (%d while writing)", total,
 	            REPETITIONS, kills_mid_write);
-	cr_assert_geq(kills_mid_write, REPETITIONS / 2,
-	              "most kills must land while the child writes");
 	free(reps);
 }
