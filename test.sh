@@ -2,7 +2,8 @@
 # LS11CLOUD: install what is missing, build, and run every test.
 #
 #   ./test.sh            the whole suite: build/ (warnings are errors), build-san/ (ASan+UBSan),
-#                        and a short libFuzzer smoke run in build-fuzz/ (clang)
+#                        the server and cloud tests once more against a ThreadSanitizer build of
+#                        ls11cloudd (build-tsan/), and a short libFuzzer smoke run in build-fuzz/
 #   FUZZ_SECONDS=N       seconds each fuzz target runs in the smoke run (default 10; 0 skips it)
 #
 # Exits non-zero on any failure; the last line is "N passed, N failed".
@@ -38,6 +39,29 @@ ls11_meson_setup build-san -Dwerror=true -Dtests=enabled -Db_sanitize=address,un
 ninja -C build-san
 run_suite build-san --timeout-multiplier 4
 
+# The server is the multi-threaded program whose races would hurt everyone at once: its
+# ThreadSanitizer build runs under the normal build's tests of it (Criterion's own runner does
+# not run under TSan, so the test programs stay those of build/).  Any report is a failure.
+echo "== build-tsan/ (ThreadSanitizer: ls11cloudd under the server, cloud and tool tests)"
+ls11_meson_setup build-tsan -Dwerror=true -Dtests=disabled -Db_sanitize=thread \
+    -Dbuildtype=debugoptimized
+ninja -C build-tsan server/ls11cloudd
+tsan_reports=$(mktemp -d)
+tsan_run() {
+    local base=$1
+    shift
+    if ! LS11_TEST_SERVER="$PWD/build-tsan/server/ls11cloudd" \
+        TSAN_OPTIONS="log_path=$tsan_reports/report halt_on_error=0" \
+        meson test -C build --no-rebuild --logbase "$base" --print-errorlogs \
+            --num-processes "$jobs" --timeout-multiplier 4 "$@"; then
+        status=1
+    fi
+    logs+=("build/meson-logs/$base.json")
+}
+tsan_run tsan --suite server --suite cloud
+tsan_run tsan-tools tools/ls11cloud_config tools/ls11cloud-admin tools/ls11cloud_config-interactive
+tsan_args=(--reports "$tsan_reports")
+
 if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
     echo "== build-fuzz/ (libFuzzer smoke run, ${FUZZ_SECONDS:-10} s per target)"
     CC=clang ls11_meson_setup build-fuzz -Dfuzzing=true -Dtests=disabled -Dbuildtype=debugoptimized \
@@ -47,5 +71,6 @@ if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
 fi
 
 echo "== summary"
-scripts/test-summary.py "${logs[@]}" || status=1
+scripts/test-summary.py "${tsan_args[@]}" "${logs[@]}" || status=1
+rm -rf "$tsan_reports"
 exit $status

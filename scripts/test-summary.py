@@ -1,15 +1,29 @@
 #!/usr/bin/python3
 """Adds up the results of one or more `meson test` runs into the closing line
 'N passed, N failed' (Criterion programs count their individual tests; other test
-programs count as one each).  Exits 1 when anything failed or nothing ran."""
+programs count as one each).  Exits 1 when anything failed or nothing ran.
+
+    test-summary.py [--reports DIR] TESTLOG.json...
+
+--reports DIR: sanitizer reports written there (log_path) by programs the tests started;
+each one is printed and counts as a failure."""
 import json
+import os
 import re
 import sys
 
 SYNTH = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)")
 
 passed = failed = 0
-for log in sys.argv[1:]:
+args = sys.argv[1:]
+if args[:1] == ["--reports"]:
+    reports = args[1]
+    args = args[2:]
+    for name in sorted(os.listdir(reports)):
+        with open(os.path.join(reports, name), encoding="utf-8", errors="replace") as f:
+            print(f"== {name}\n{f.read()}")
+        failed += 1
+for log in args:
     with open(log, encoding="utf-8", errors="replace") as f:
         for line in f:
             t = json.loads(line)

@@ -38,7 +38,8 @@ def _program(env, rel):
     return os.path.join(root, rel)
 
 
-LS11CLOUDD = _program("LS11CLOUDD", "server/ls11cloudd")
+# $LS11_TEST_SERVER: another build of the server (test.sh's ThreadSanitizer run).
+LS11CLOUDD = os.environ.get("LS11_TEST_SERVER") or _program("LS11CLOUDD", "server/ls11cloudd")
 ADMIN = _program("LS11CLOUD_ADMIN", "tools/ls11cloud-admin")
 
 

@@ -50,6 +50,18 @@ ts_env(const char *name)
 	return v;
 }
 
+/*
+ * The server program: $LS11CLOUDD (set by meson), unless $LS11_TEST_SERVER names another build
+ * of it (test.sh runs the server and cloud suites once more with a ThreadSanitizer build).
+ */
+static inline const char *
+ts_server_program(void)
+{
+	const char *v = getenv("LS11_TEST_SERVER");
+
+	return v != NULL && v[0] != '\0' ? v : ts_env("LS11CLOUDD");
+}
+
 static inline int
 ts_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -97,7 +109,7 @@ ts_start_args(ts_server *s, const char *const *extra)
 	snprintf(state, sizeof(state), "%s/state", s->dir);
 	if (access(s->conf, F_OK) != 0)
 		ts_config(s, "# empty\n");
-	argv[n++] = ts_env("LS11CLOUDD");
+	argv[n++] = ts_server_program();
 	argv[n++] = "--listen";
 	argv[n++] = "127.0.0.1:0";
 	argv[n++] = "--state-dir";

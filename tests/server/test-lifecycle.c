@@ -263,7 +263,7 @@ run_daemon(const char *const *args, char *out, size_t size)
 	ssize_t got;
 	pid_t pid;
 
-	argv[n++] = ts_env("LS11CLOUDD");
+	argv[n++] = ts_server_program();
 	for (i = 0; args[i] != NULL; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
