@@ -3,7 +3,8 @@
 #
 #   ./test.sh            the whole suite: build/ (warnings are errors), build-san/ (ASan+UBSan),
 #                        the server and cloud tests once more against a ThreadSanitizer build of
-#                        ls11cloudd (build-tsan/), and a short libFuzzer smoke run in build-fuzz/
+#                        ls11cloudd, and the threaded client tests with a TSan libls11cloud.so
+#                        (build-tsan/), and a short libFuzzer smoke run in build-fuzz/
 #   FUZZ_SECONDS=N       seconds each fuzz target runs in the smoke run (default 10; 0 skips it)
 #
 # Exits non-zero on any failure; the last line is "N passed, N failed".
@@ -42,10 +43,14 @@ run_suite build-san --timeout-multiplier 4
 # The server is the multi-threaded program whose races would hurt everyone at once: its
 # ThreadSanitizer build runs under the normal build's tests of it (Criterion's own runner does
 # not run under TSan, so the test programs stay those of build/).  Any report is a failure.
-echo "== build-tsan/ (ThreadSanitizer: ls11cloudd under the server, cloud and tool tests)"
-ls11_meson_setup build-tsan -Dwerror=true -Dtests=disabled -Db_sanitize=thread \
+# The client module's threads (the reader role, the outbox, futex wake-ups) are checked the
+# same way by the two cloud tests that are C programs, built with TSan like the module.
+echo "== build-tsan/ (ThreadSanitizer: ls11cloudd under the server, cloud and tool tests;"
+echo "   libls11cloud.so under cloud/threads and cloud/stall)"
+ls11_meson_setup build-tsan -Dwerror=true -Dtests=enabled -Db_sanitize=thread \
     -Dbuildtype=debugoptimized
-ninja -C build-tsan server/ls11cloudd
+ninja -C build-tsan server/ls11cloudd tools/ls11cloud-admin pkcs11/libls11cloud.so \
+    tests/cloud/test-cloud-threads tests/cloud/test-cloud-stall
 tsan_reports=$(mktemp -d)
 tsan_run() {
     local base=$1
@@ -60,6 +65,12 @@ tsan_run() {
 }
 tsan_run tsan --suite server --suite cloud
 tsan_run tsan-tools tools/ls11cloud_config tools/ls11cloud-admin tools/ls11cloud_config-interactive
+if ! TSAN_OPTIONS="log_path=$tsan_reports/report halt_on_error=0" \
+    meson test -C build-tsan --no-rebuild --logbase tsan-client --print-errorlogs \
+        --num-processes "$jobs" --timeout-multiplier 4 cloud/threads cloud/stall; then
+    status=1
+fi
+logs+=("build-tsan/meson-logs/tsan-client.json")
 tsan_args=(--reports "$tsan_reports")
 
 if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
