@@ -44,6 +44,7 @@
 #define STRESS_ROUNDS 150
 #define SLOW_BYTES ((size_t)256 << 10)
 #define SLOW_CALLS 8
+#define SLOW_TRIES 3
 #define BIG_CALLS 4
 #define FAST_MAX 4096
 #define KILLED_THREADS 8
@@ -410,21 +411,31 @@ main(int argc, char **argv)
 		      "own messages verified): every answer reaches its caller");
 	}
 
-	/* A slow session beside a fast one. */
+	/*
+	 * A slow session beside a fast one.  Held up, the fast calls would wait for the slow ones
+	 * (about one each, their median near the slow call's time); a loaded machine can make a
+	 * fast call take as long as a key pair for a while, so a measurement that looks held up
+	 * is taken again, up to SLOW_TRIES times: a real hold-up shows in every one.
+	 */
 	{
 		pthread_t slow, fast;
-		double median;
+		double median = 0;
+		bool free_running = false;
 
-		pthread_create(&slow, NULL, slow_caller, NULL);
-		pthread_create(&fast, NULL, fast_caller, NULL);
-		pthread_join(slow, NULL);
-		pthread_join(fast, NULL);
-		qsort(fast_times, (size_t)fast_n, sizeof(double), cmp_double);
-		median = fast_n > 0 ? fast_times[fast_n / 2] : 1e9;
-		printf("     slow call %.2f ms, %d fast calls meanwhile, median %.3f ms\n",
-		       slow_time * 1e3, fast_n, median * 1e3);
-		check(atomic_load(&failures) == 0 && fast_n >= 2 * SLOW_CALLS &&
-		              median < slow_time / 2,
+		for (int tries = 0; tries < SLOW_TRIES && !free_running; tries++) {
+			atomic_store(&slow_done, false);
+			fast_n = 0;
+			pthread_create(&slow, NULL, slow_caller, NULL);
+			pthread_create(&fast, NULL, fast_caller, NULL);
+			pthread_join(slow, NULL);
+			pthread_join(fast, NULL);
+			qsort(fast_times, (size_t)fast_n, sizeof(double), cmp_double);
+			median = fast_n > 0 ? fast_times[fast_n / 2] : 1e9;
+			printf("     slow call %.2f ms, %d fast calls meanwhile, median %.3f ms\n",
+			       slow_time * 1e3, fast_n, median * 1e3);
+			free_running = fast_n >= 2 * SLOW_CALLS && median < slow_time / 2;
+		}
+		check(atomic_load(&failures) == 0 && free_running,
 		      "a slow call (a tc26-512-B key pair) does not hold up fast calls in another "
 		      "session");
 
