@@ -173,10 +173,25 @@ module_atexit(void)
 			ls_debug("libls11cloud: a connection thread did not end in time at exit");
 }
 
+/*
+ * atexit() in a shared object is __cxa_atexit() with the object's handle, so that an unload
+ * runs the handler and drops it; called by name it keeps that tie also where atexit() is
+ * intercepted (ThreadSanitizer's loses it, and calls an unloaded module's handler at exit).
+ */
+extern void *__dso_handle;
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+
+static void
+module_atexit_cb(void *arg)
+{
+	(void)arg;
+	module_atexit();
+}
+
 static void
 register_atexit(void)
 {
-	if (atexit(module_atexit) != 0)
+	if (__cxa_atexit(module_atexit_cb, NULL, &__dso_handle) != 0)
 		ls_warning("libls11cloud: atexit failed; call C_Finalize before exit()");
 }
 
