@@ -4,7 +4,7 @@
 
 A pseudo-terminal: register asks the password twice without echo, shows the server key's
 fingerprint and registers once the user trusts it; a refusal sends nothing.  The keyring (in a
-private D-Bus session with gnome-keyring, skipped when those are not installed): register with
+private D-Bus session with gnome-keyring; a failure when those are not installed): register with
 the default store, status from the keyring, change_pswd updates the item, unregister clears it.
 Ends with "N passed, N failed".
 
@@ -98,7 +98,8 @@ def main():
 
         progs = ("dbus-run-session", "gnome-keyring-daemon", "secret-tool")
         if not all(shutil.which(p) for p in progs):
-            print("skip keyring: %s not installed" % ", ".join(progs))
+            check("the keyring programs are installed (scripts/deps.sh)", False,
+                  ", ".join(p for p in progs if not shutil.which(p)))
         else:
             home = tempfile.mkdtemp(dir=cloud.tmp)
             kenv = cloud.env(HOME=home, XDG_DATA_HOME=os.path.join(home, "data"),
