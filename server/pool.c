@@ -10,6 +10,10 @@
  * is runnable on that CPU (the loop, a client on the same machine) go first; only an otherwise
  * idle CPU spins.
  *
+ * The workers block the asynchronous signals (termination, hang-up, user, child, pipe): SIGTERM
+ * and SIGINT reach the loop's thread, whose handler (libevent's) stops the server, and never a
+ * worker asleep on the condition variable.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "pool.h"
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,6 +164,9 @@ on_eventfd(evutil_socket_t fd, short what, void *arg)
 int
 lsd_pool_new(struct event_base *base, unsigned threads, lsd_pool **out)
 {
+	static const int async_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
+		                              SIGUSR2, SIGCHLD, SIGPIPE, SIGALRM };
+	sigset_t async, old;
 	lsd_pool *pool;
 	unsigned i;
 
@@ -185,16 +193,23 @@ lsd_pool_new(struct event_base *base, unsigned threads, lsd_pool **out)
 		lsd_pool_free(pool);
 		return LS_ERR_NOMEM;
 	}
+	/* The threads start with the asynchronous signals blocked (the mask is inherited). */
+	sigemptyset(&async);
+	for (i = 0; i < sizeof(async_signals) / sizeof(async_signals[0]); i++)
+		sigaddset(&async, async_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &async, &old);
 	for (i = 0; i < threads; i++) {
 		int rc = pthread_create(&pool->threads[i], NULL, worker_main, pool);
 
 		if (rc != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			ls_error("worker pool: cannot start thread %u: %s", i, strerror(rc));
 			lsd_pool_free(pool);
 			return LS_ERR_INTERNAL;
 		}
 		pool->n_threads++;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*out = pool;
 	return LS_OK;
 }

@@ -254,6 +254,61 @@ Test(lifecycle, the_event_loop_runs_under_sched_batch_unless_told_otherwise)
 	cr_assert_eq(ts_stop(&srv), 0);
 }
 
+/* Whether thread @tid of @pid blocks @sig (its SigBlk line in /proc). */
+static bool
+thread_blocks(pid_t pid, int tid, int sig)
+{
+	char path[96], line[256];
+	unsigned long long mask = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, tid);
+	cr_assert_not_null(f = fopen(path, "r"), "%s", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "SigBlk: %llx", &mask) == 1) {
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	cr_assert(found, "no SigBlk line in %s", path);
+	return (mask >> (sig - 1)) & 1;
+}
+
+Test(lifecycle, sigterm_goes_to_the_loop_thread_not_to_a_sleeping_worker)
+{
+	struct dirent *e;
+	int workers_blocking = 0;
+	DIR *d;
+	char path[64];
+
+	/* A SIGTERM the kernel gave to a worker asleep on its condition variable would wait for
+	 * the worker (it does under ThreadSanitizer, which defers signals): the workers block the
+	 * asynchronous signals, the loop thread does not. */
+	ts_config(&srv, "workers = 3\n");
+	ts_start(&srv);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)srv.pid);
+	cr_assert_not_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL) {
+		int tid = atoi(e->d_name);
+
+		if (tid <= 0)
+			continue;
+		if (tid == srv.pid)
+			cr_assert(!thread_blocks(srv.pid, tid, SIGTERM) &&
+			                  !thread_blocks(srv.pid, tid, SIGINT),
+			          "the loop thread takes SIGTERM and SIGINT");
+		else if (thread_blocks(srv.pid, tid, SIGTERM) && thread_blocks(srv.pid, tid, SIGINT) &&
+		         thread_blocks(srv.pid, tid, SIGHUP))
+			workers_blocking++;
+	}
+	closedir(d);
+	cr_assert_geq(workers_blocking, 3, "the three workers block them (%d do)",
+	              workers_blocking);
+	cr_assert_eq(ts_stop(&srv), 0);
+}
+
 static int
 run_daemon(const char *const *args, char *out, size_t size)
 {
