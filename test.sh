@@ -45,8 +45,8 @@ run_suite build-san --timeout-multiplier 4
 # not run under TSan, so the test programs stay those of build/).  Any report is a failure.
 # The client module's threads (the reader role, the outbox, futex wake-ups, resumption) are
 # checked the same way: the module built with TSan under the cloud tests, the Python ones with
-# the TSan runtime preloaded (tests/cloud/meson.build).  Left out: those that run outside
-# programs the preloaded runtime breaks (nm, unshare, pkcs11-tool's fork test).
+# the TSan runtime preloaded (tests/cloud/meson.build).  Left out: those that go through shell
+# scripts (bash and dash crash with the runtime preloaded).
 echo "== build-tsan/ (ThreadSanitizer: ls11cloudd under the server, cloud and tool tests;"
 echo "   libls11cloud.so under the cloud tests)"
 ls11_meson_setup build-tsan -Dwerror=true -Dtests=enabled -Db_sanitize=thread \
