@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 const char *
@@ -310,15 +311,6 @@ ls_handshake_busy_message(ls_buf *out)
 
 /* ---- blocking drivers --------------------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left before @deadline (-1: none), 0 when it passed. */
 static int
 remaining(int64_t deadline)
@@ -327,7 +319,7 @@ remaining(int64_t deadline)
 
 	if (deadline < 0)
 		return LS_TRANSPORT_FOREVER;
-	left = deadline - now_ms();
+	left = deadline - ls_now_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT32_MAX ? INT32_MAX : (int)left;
@@ -345,7 +337,7 @@ transport_fail(ls_handshake *hs, int err)
 static int
 run(ls_handshake *hs, ls_transport *t, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : ls_now_ms() + timeout_ms;
 	bool done = false;
 	ls_buf in, out;
 	int r, s;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "frame.h"
 #include "log.h"
@@ -124,29 +125,11 @@ ls_transport_max_frame(const ls_transport *t)
  * Time
  * ------------------------------------------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* A deadline for @timeout_ms, or -1 for none. */
 static int64_t
 deadline_of(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : ls_now_ms() + timeout_ms;
 }
 
 /* Milliseconds left until @deadline, for poll(): -1 for none, 0 once it passed. */
@@ -157,7 +140,7 @@ ms_left(int64_t deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - now_ms();
+	left = deadline - ls_now_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
@@ -432,14 +415,14 @@ static bool
 sock_spin(struct sock_transport *s)
 {
 	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-	int64_t end = now_us() + s->base.spin_us;
+	int64_t end = ls_now_us() + s->base.spin_us;
 
 	do {
 		pfd.revents = 0;
 		if (poll(&pfd, 1, 0) > 0)
 			return true;
 		sched_yield();
-	} while (now_us() < end && !atomic_load(&s->closed));
+	} while (ls_now_us() < end && !atomic_load(&s->closed));
 	return false;
 }
 

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "clock.h"
 #include "crypto.h"
 #include "handshake.h"
 #include "log.h"
@@ -239,15 +240,6 @@ lsc_stats_print(void)
  * Time
  * ------------------------------------------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct timespec
 abstime(int64_t deadline_ms)
 {
@@ -290,7 +282,7 @@ cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_ms
 static void
 futex_wait_until(_Atomic uint32_t *word, uint32_t val, int64_t deadline_ms)
 {
-	int64_t left = deadline_ms - now_ms();
+	int64_t left = deadline_ms - ls_now_ms();
 	struct timespec ts;
 
 	if (left <= 0)
@@ -520,7 +512,7 @@ tcp_connect(lsc_conn *c, ls_log_level level)
 {
 	const lsc_account *acc = c->acc;
 	struct addrinfo hints, *res = NULL, *ai;
-	int64_t deadline = now_ms() + acc->connect_timeout_ms;
+	int64_t deadline = ls_now_ms() + acc->connect_timeout_ms;
 	char port[8];
 	int fd = -1, err = 0, gai;
 
@@ -552,7 +544,7 @@ tcp_connect(lsc_conn *c, ls_log_level level)
 		if (err == EINPROGRESS) {
 			/* In slices, so that a stop (C_Finalize, exit) is not held up. */
 			do {
-				left = (int)(deadline - now_ms());
+				left = (int)(deadline - ls_now_ms());
 				if (left < 0)
 					left = 0;
 				if (left > READ_POLL_MS)
@@ -562,7 +554,7 @@ tcp_connect(lsc_conn *c, ls_log_level level)
 				pfd.revents = 0;
 				n = poll(&pfd, 1, left);
 			} while ((n < 0 && errno == EINTR) ||
-			         (n == 0 && now_ms() < deadline && !atomic_load(&c->astop)));
+			         (n == 0 && ls_now_ms() < deadline && !atomic_load(&c->astop)));
 			if (n == 0) {
 				err = ETIMEDOUT;
 			} else if (n < 0) {
@@ -575,7 +567,7 @@ tcp_connect(lsc_conn *c, ls_log_level level)
 		}
 		close(fd);
 		fd = -1;
-		if (now_ms() >= deadline)
+		if (ls_now_ms() >= deadline)
 			break;
 	}
 	freeaddrinfo(res);
@@ -934,7 +926,7 @@ link_dropped(lsc_conn *c, int err)
 	pthread_mutex_lock(&c->lock);
 	c->up = false;
 	if (c->have_token && c->lease_ms > 0) {
-		c->lease_deadline = now_ms() + (int64_t)c->lease_ms;
+		c->lease_deadline = ls_now_ms() + (int64_t)c->lease_ms;
 	} else {
 		/* Nothing to resume: the application is gone with the connection. */
 		absent = c->present;
@@ -1006,7 +998,7 @@ attempt_failed(lsc_conn *c)
 
 	pthread_mutex_lock(&c->lock);
 	c->first_done = true;
-	if (c->present && c->lease_deadline != 0 && now_ms() >= c->lease_deadline) {
+	if (c->present && c->lease_deadline != 0 && ls_now_ms() >= c->lease_deadline) {
 		ls_warning("libls11cloud: account %s: the server stayed out of reach for the whole "
 		           "lease; the token is removed and its sessions are gone",
 		           c->acc->id);
@@ -1032,7 +1024,7 @@ static int
 thread_watch(lsc_conn *c)
 {
 	struct pollfd pfd;
-	int64_t now = now_ms();
+	int64_t now = ls_now_ms();
 	int r;
 
 	pthread_mutex_lock(&c->lock);
@@ -1044,7 +1036,7 @@ thread_watch(lsc_conn *c)
 		/* A caller found the link broken; wait until nobody reads it any more. */
 		while (c->reading && !c->stopping) {
 			c->thread_waits = true;
-			cond_wait_until(&c->cond, &c->lock, now_ms() + READ_POLL_MS);
+			cond_wait_until(&c->cond, &c->lock, ls_now_ms() + READ_POLL_MS);
 		}
 		c->thread_waits = false;
 		r = c->stopping ? LS_OK : c->link_err;
@@ -1119,11 +1111,11 @@ conn_thread(void *arg)
 			backoff = backoff == 0 ? BACKOFF_FIRST_MS : backoff * 2;
 			if (backoff > c->retry_max_ms)
 				backoff = c->retry_max_ms;
-			until = now_ms() + backoff;
+			until = ls_now_ms() + backoff;
 			pthread_mutex_lock(&c->lock);
 			if (c->lease_deadline != 0 && c->present && c->lease_deadline < until)
 				until = c->lease_deadline;
-			while (!c->stopping && now_ms() < until)
+			while (!c->stopping && ls_now_ms() < until)
 				cond_wait_until(&c->cond, &c->lock, until);
 			pthread_mutex_unlock(&c->lock);
 			continue;
@@ -1344,10 +1336,10 @@ lsc_conn_generation(lsc_conn *c)
 void
 lsc_conn_wait_first(lsc_conn *c)
 {
-	int64_t deadline = now_ms() + c->acc->connect_timeout_ms;
+	int64_t deadline = ls_now_ms() + c->acc->connect_timeout_ms;
 
 	pthread_mutex_lock(&c->lock);
-	while (!c->first_done && !c->stopping && now_ms() < deadline)
+	while (!c->first_done && !c->stopping && ls_now_ms() < deadline)
 		cond_wait_until(&c->cond, &c->lock, deadline);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -1355,11 +1347,11 @@ lsc_conn_wait_first(lsc_conn *c)
 bool
 lsc_conn_wait_present(lsc_conn *c, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = ls_now_ms() + timeout_ms;
 	bool present;
 
 	pthread_mutex_lock(&c->lock);
-	while (!c->present && !c->stopping && now_ms() < deadline)
+	while (!c->present && !c->stopping && ls_now_ms() < deadline)
 		cond_wait_until(&c->cond, &c->lock, deadline);
 	present = c->present;
 	pthread_mutex_unlock(&c->lock);
@@ -1370,7 +1362,7 @@ lsc_conn_wait_present(lsc_conn *c, int timeout_ms)
 static CK_RV
 call_admissible(lsc_conn *c, uint32_t generation, int64_t deadline)
 {
-	while (!c->first_done && !c->stopping && now_ms() < deadline)
+	while (!c->first_done && !c->stopping && ls_now_ms() < deadline)
 		cond_wait_until(&c->cond, &c->lock, deadline);
 	if (c->stopping)
 		return c->stop_rv;
@@ -1385,7 +1377,7 @@ CK_RV
 lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs,
               uint32_t generation, ls_rpc_msg **resp)
 {
-	int64_t deadline = now_ms() + c->acc->timeout_ms;
+	int64_t deadline = ls_now_ms() + c->acc->timeout_ms;
 	lsc_req req;
 	bool send_now;
 	CK_RV rv;
@@ -1408,7 +1400,7 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 	if (rv == CKR_OK)
 		pending_add(c, &req);
 	send_now = c->up;
-	c->last_call = now_ms();
+	c->last_call = ls_now_ms();
 	pthread_mutex_unlock(&c->lock);
 	if (rv != CKR_OK)
 		goto out;
@@ -1429,11 +1421,11 @@ lsc_conn_call(lsc_conn *c, uint16_t call, const ls_rpc_value *args, size_t nargs
 			pthread_mutex_unlock(&c->lock);
 			futex_wait_until(&req.seq, seq, deadline);
 			pthread_mutex_lock(&c->lock);
-			if (!req.done && now_ms() >= deadline)
+			if (!req.done && ls_now_ms() >= deadline)
 				break;
 			continue;
 		}
-		left = deadline - now_ms();
+		left = deadline - ls_now_ms();
 		if (left <= 0)
 			break;
 		/* Nobody reads: this thread does, until its own answer comes.  A lone request's

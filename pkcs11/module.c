@@ -51,6 +51,7 @@
 #include <time.h>
 
 #include "account.h"
+#include "clock.h"
 #include "conn.h"
 #include "crypto.h"
 #include "errors.h"
@@ -201,15 +202,6 @@ module_once(void)
 	lock_init();
 	if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child) != 0)
 		ls_warning("libls11cloud: pthread_atfork failed; do not use the module after fork()");
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -743,7 +735,7 @@ ls_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 	}
 	gen = lsc_conn_generation(slot->conn);
 	pthread_mutex_lock(&slot->lock);
-	if (slot->ti_valid && slot->ti_gen == gen && now_ms() - slot->ti_time < LSC_TOKEN_INFO_TTL_MS) {
+	if (slot->ti_valid && slot->ti_gen == gen && ls_now_ms() - slot->ti_time < LSC_TOKEN_INFO_TTL_MS) {
 		*info = slot->ti;
 		pthread_mutex_unlock(&slot->lock);
 		count_local();
@@ -762,7 +754,7 @@ ls_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 		slot->ti = *info;
 		slot->ti_valid = true;
 		slot->ti_gen = gen;
-		slot->ti_time = now_ms();
+		slot->ti_time = ls_now_ms();
 		pthread_mutex_unlock(&slot->lock);
 	}
 out:

@@ -22,18 +22,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "log.h"
 #include "server-private.h"
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int
 cb_lookup(void *user_data, const char *nickname, ls_sespake_verifier *out)
@@ -173,10 +165,10 @@ cb_begin(void *user_data, const char *nickname, bool known)
 		sleep_us(mean);
 		r = LS_OK;
 	} else {
-		t0 = now_us();
+		t0 = ls_now_us();
 		r = lsd_account_begin_attempt(srv->store, nickname, &srv->limits, c->addr, overlap,
 		                              &uncounted);
-		spent = now_us() - t0;
+		spent = ls_now_us() - t0;
 		if (r == LS_OK)
 			atomic_store(cost, mean + (spent - mean) / 8);
 		else if (r == LS_ERR_ATTEMPTS_EXHAUSTED)

@@ -460,15 +460,6 @@ cost_slot(const lsd_req *q)
 	return (int)(row - all);
 }
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* One request, concurrently with the others of its connection that conn_run_reqs() let go. */
 static void
 req_work(void *arg)
@@ -478,7 +469,7 @@ req_work(void *arg)
 	unsigned now = atomic_fetch_add(&c->exec_now, 1) + 1;
 	unsigned max = atomic_load(&c->exec_max);
 	int slot = cost_slot(q);
-	int64_t t0 = now_ns(), took;
+	int64_t t0 = ls_now_ns(), took;
 
 	while (now > max && !atomic_compare_exchange_weak(&c->exec_max, &max, now))
 		;
@@ -488,7 +479,7 @@ req_work(void *arg)
 		/* A running mean over about eight calls (a lost update between threads is fine). */
 		int64_t mean = atomic_load(&call_cost_ns[slot]);
 
-		took = now_ns() - t0;
+		took = ls_now_ns() - t0;
 		mean += (took - mean) / 8;
 		atomic_store(&call_cost_ns[slot],
 		             (uint32_t)(mean > UINT32_MAX ? UINT32_MAX : mean));
@@ -871,7 +862,7 @@ req_done(void *arg)
 	}
 	c->requests++;
 	c->deadline = c->srv->cfg->idle_timeout != 0
-	                      ? lsd_now_ms() + (int64_t)c->srv->cfg->idle_timeout * 1000
+	                      ? ls_now_ms() + (int64_t)c->srv->cfg->idle_timeout * 1000
 	                      : 0;
 	if (!q->sent && ls_buf_len(&q->resp) > 0 &&
 	    send_record(c, LS_RECORD_DATA, &q->resp) != LS_OK) {
@@ -1001,7 +992,7 @@ conn_done(void *arg)
 	}
 	if (c->state == LSD_CONN_CHANNEL)
 		c->deadline = srv->cfg->idle_timeout != 0
-		                      ? lsd_now_ms() + (int64_t)srv->cfg->idle_timeout * 1000
+		                      ? ls_now_ms() + (int64_t)srv->cfg->idle_timeout * 1000
 		                      : 0;
 	if (c->paused &&
 	    (c->state == LSD_CONN_HANDSHAKE || c->n_queued < 2 * srv->cfg->max_inflight)) {
@@ -1425,14 +1416,14 @@ lsd_conn_accept(lsd_server *srv, int fd, const struct sockaddr *sa, int salen)
 	srv->n_handshakes++;
 	c->in_handshake_count = true;
 	c->state = LSD_CONN_HANDSHAKE;
-	c->deadline = lsd_now_ms() + (int64_t)srv->cfg->handshake_timeout * 1000;
+	c->deadline = ls_now_ms() + (int64_t)srv->cfg->handshake_timeout * 1000;
 	ls_debug("%s: connected (%u connections)", peer, srv->n_conns);
 }
 
 void
 lsd_conn_sweep(lsd_server *srv)
 {
-	int64_t now = lsd_now_ms();
+	int64_t now = ls_now_ms();
 	lsd_conn *c, *next;
 
 	for (c = srv->conns; c != NULL; c = next) {

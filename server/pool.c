@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "log.h"
 
@@ -60,23 +61,14 @@ struct lsd_pool {
 	struct event *ev;
 };
 
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* pool->lock held, the queue empty, a job just done: waits up to SPIN_US for the next one. */
 static void
 spin_for_work(lsd_pool *pool)
 {
-	int64_t end = mono_us() + SPIN_US;
+	int64_t end = ls_now_us() + SPIN_US;
 
 	pthread_mutex_unlock(&pool->lock);
-	while (atomic_load(&pool->queued) == 0 && mono_us() < end)
+	while (atomic_load(&pool->queued) == 0 && ls_now_us() < end)
 		sched_yield();
 	pthread_mutex_lock(&pool->lock);
 }

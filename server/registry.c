@@ -327,7 +327,7 @@ lsd_registry_logout(lsd_conn *c)
 		if (app->has_resume && srv->cfg->resume_lease > 0 && !app->acct->deleted &&
 		    !app->acct->stale &&
 		    !srv->stopping) {
-			app->detached_at = lsd_now_ms();
+			app->detached_at = ls_now_ms();
 			app->lease_until = app->detached_at + (int64_t)srv->cfg->resume_lease * 1000;
 			leased = true;
 		} else {
@@ -384,7 +384,7 @@ lsd_app_resume(lsd_conn *c, lsd_app *cur, const uint8_t token[LS_RPC_RESUME_TOKE
 	uint8_t next[LS_RPC_RESUME_TOKEN_SIZE];
 	lsd_app *app, *target = NULL;
 	lsd_conn *old = NULL;
-	int64_t now = lsd_now_ms();
+	int64_t now = ls_now_ms();
 	int r;
 
 	*resumed = false;
@@ -508,7 +508,7 @@ store_check_done(void *arg)
 void
 lsd_registry_sweep(lsd_server *srv)
 {
-	int64_t now = lsd_now_ms();
+	int64_t now = ls_now_ms();
 	lsd_app *app, *next, *expired = NULL;
 
 	pthread_mutex_lock(&srv->reg_lock);

@@ -38,6 +38,7 @@
 #include "account.h"
 #include "buffer.h"
 #include "channel.h"
+#include "clock.h"
 #include "settings.h"
 #include "frame.h"
 #include "handshake.h"
@@ -319,8 +320,6 @@ struct lsd_server {
 	uint64_t store_version;
 };
 
-/* Monotonic milliseconds. */
-int64_t lsd_now_ms(void);
 
 /* state.c: the state directory, the identity key and the server secret. */
 int lsd_state_prepare(lsd_server *srv);

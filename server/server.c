@@ -22,20 +22,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "settings.h"
 #include "config.h"
 #include "crypto.h"
 #include "log.h"
 #include "server-private.h"
-
-int64_t
-lsd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -317,15 +309,6 @@ fail:
 /* After the loop has handled something, how long it looks for more before it sleeps. */
 #define LOOP_SPIN_US 50
 
-static int64_t
-loop_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * The event loop.  After each round that handled events it keeps looking (no timeout) for
  * LOOP_SPIN_US before it sleeps again: a client that answers at once sends its next request
@@ -343,8 +326,8 @@ lsd_server_run(lsd_server *srv)
 		/* Workers busy: the CPU is theirs (and the clients'), and they will wake the loop. */
 		if (lsd_pool_pending(srv->pool) != 0)
 			continue;
-		end = loop_now_us() + LOOP_SPIN_US;
-		while (loop_now_us() < end) {
+		end = ls_now_us() + LOOP_SPIN_US;
+		while (ls_now_us() < end) {
 			if (event_base_loop(srv->base, EVLOOP_NONBLOCK) != 0 ||
 			    event_base_got_break(srv->base))
 				return 0;

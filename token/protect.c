@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "buffer.h"
+#include "clock.h"
 #include "crypto.h"
 #include "log.h"
 
@@ -418,21 +419,13 @@ ls_protect_open(const ls_protect_key *key, uint64_t object_id, uint64_t attr_typ
  * Calibration
  * ------------------------------------------------------------------------------------------- */
 
-static double
-seconds_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 ls_protect_calibrate(unsigned target_ms, uint32_t *iterations)
 {
 	const uint32_t probe = 2000;
 	uint8_t salt[SALT_SIZE] = { 0 }, out[LS_PROTECT_KEY_SIZE];
-	double t0, elapsed, want;
+	int64_t t0;
+	double elapsed, want;
 	int r;
 
 	ls_return_val_if_fail(iterations != NULL, LS_ERR_INVALID_ARG);
@@ -442,9 +435,9 @@ ls_protect_calibrate(unsigned target_ms, uint32_t *iterations)
 	if ((r = ls_pbkdf2_streebog512("calibrate", 9, salt, sizeof(salt), 1, out,
 	                               sizeof(out))) != LS_OK)
 		return r;
-	t0 = seconds_now();
+	t0 = ls_now_us();
 	r = ls_pbkdf2_streebog512("calibrate", 9, salt, sizeof(salt), probe, out, sizeof(out));
-	elapsed = seconds_now() - t0;
+	elapsed = (double)(ls_now_us() - t0) / 1e6;
 	ls_wipe(out, sizeof(out));
 	if (r != LS_OK)
 		return r;

@@ -37,6 +37,7 @@
 #endif
 
 #include "account.h"
+#include "clock.h"
 #include "crypto.h"
 #include "errors.h"
 #include "handshake.h"
@@ -697,21 +698,12 @@ new_password(const char *given, const char *what)
  * The network
  * ------------------------------------------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A TCP connection to @host:@port; -1 with a message naming the server on failure. */
 static int
 tcp_connect(const char *host, uint16_t port)
 {
 	struct addrinfo hints, *res = NULL, *ai;
-	int64_t deadline = now_ms() + CONNECT_TIMEOUT_MS;
+	int64_t deadline = ls_now_ms() + CONNECT_TIMEOUT_MS;
 	char sport[8];
 	int fd = -1, err = ETIMEDOUT, gai;
 
@@ -741,7 +733,7 @@ tcp_connect(const char *host, uint16_t port)
 		err = errno;
 		if (err == EINPROGRESS) {
 			do {
-				left = (int)(deadline - now_ms());
+				left = (int)(deadline - ls_now_ms());
 				pfd.fd = fd;
 				pfd.events = POLLOUT;
 				pfd.revents = 0;

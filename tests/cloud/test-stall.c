@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "checks.h"
+#include "clock.h"
 #include "pkcs11x.h"
 
 #define STALL_THREADS 8
@@ -46,10 +47,7 @@ static CK_SESSION_HANDLE sessions[STALL_THREADS];
 static double
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)ls_now_ns() / 1e6;
 }
 
 typedef struct {

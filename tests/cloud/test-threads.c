@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "checks.h"
+#include "clock.h"
 #include "pkcs11x.h"
 
 #define THREADS 6
@@ -136,10 +137,7 @@ stresser(void *arg)
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)ls_now_ns() / 1e9;
 }
 
 static atomic_bool slow_done;

@@ -23,17 +23,9 @@
 
 #include "buffer.h"
 #include "frame.h"
+#include "clock.h"
 #include "transport.h"
 #include "test-util.h"
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 fill(uint8_t *p, size_t n, uint32_t seed)
@@ -188,10 +180,10 @@ check_timeout(pair_fn make)
 
 	make(&a, &b);
 	ls_buf_init(&in, LS_FRAME_DEFAULT_MAX);
-	t0 = now_ms();
+	t0 = ls_now_ms();
 	cr_assert_eq(ls_transport_recv(b, &in, 150), LS_ERR_TIMEOUT);
-	cr_assert_geq(now_ms() - t0, 140, "waited the timeout");
-	cr_assert_lt(now_ms() - t0, 3000);
+	cr_assert_geq(ls_now_ms() - t0, 140, "waited the timeout");
+	cr_assert_lt(ls_now_ms() - t0, 3000);
 	cr_assert_eq(send_pattern(a, 10, 1), LS_OK);
 	cr_assert_eq(ls_transport_recv(b, &in, 1000), LS_OK, "still usable after a timeout");
 	cr_assert(check_fill(ls_buf_data(&in), 10, 1));
@@ -214,7 +206,7 @@ blocked_reader(void *arg)
 
 	ls_buf_init(&in, LS_FRAME_DEFAULT_MAX);
 	rd->result = ls_transport_recv(rd->t, &in, LS_TRANSPORT_FOREVER);
-	rd->returned_at = now_ms();
+	rd->returned_at = ls_now_ms();
 	ls_buf_clear(&in);
 	return NULL;
 }
@@ -231,7 +223,7 @@ check_close_wakes_reader(pair_fn make)
 	rd.t = b;
 	cr_assert_eq(pthread_create(&th, NULL, blocked_reader, &rd), 0);
 	usleep(100 * 1000);
-	closed_at = now_ms();
+	closed_at = ls_now_ms();
 	ls_transport_close(b);
 	pthread_join(th, NULL);
 	cr_assert_eq(rd.result, LS_ERR_EOF);
@@ -547,12 +539,12 @@ Test(tcp, send_timeout_when_the_peer_does_not_read)
 
 	fd = tcp_raw(&t);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	t0 = now_ms();
+	t0 = ls_now_ms();
 	r = LS_OK;
 	for (int i = 0; i < 64 && r == LS_OK; i++)
 		r = ls_transport_send(t, p, LS_FRAME_DEFAULT_MAX, 200);
 	cr_assert_eq(r, LS_ERR_TIMEOUT);
-	cr_assert_lt(now_ms() - t0, 20000);
+	cr_assert_lt(ls_now_ms() - t0, 20000);
 	cr_assert_eq(ls_transport_send(t, p, 1, 200), LS_ERR_IO,
 	             "a frame cut by a timeout breaks the stream for good");
 	ls_transport_free(t);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "protect.h"
 #include "store-sqlite.h"
@@ -428,10 +429,7 @@ Test(protect, database_file_holds_no_key_bytes)
 static double
 now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)ls_now_ns() / 1e9;
 }
 
 Test(protect, default_iterations_and_calibration)
