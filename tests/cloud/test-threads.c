@@ -249,6 +249,20 @@ fast_caller(void *arg)
 	return NULL;
 }
 
+/* Runs @caller in one session and fast_caller() in another until @caller is done. */
+static void
+beside_fast_calls(void *(*caller)(void *))
+{
+	pthread_t slow, fast;
+
+	atomic_store(&slow_done, false);
+	fast_n = 0;
+	pthread_create(&slow, NULL, caller, NULL);
+	pthread_create(&fast, NULL, fast_caller, NULL);
+	pthread_join(slow, NULL);
+	pthread_join(fast, NULL);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -416,17 +430,11 @@ main(int argc, char **argv)
 	 * is taken again, up to SLOW_TRIES times: a real hold-up shows in every one.
 	 */
 	{
-		pthread_t slow, fast;
 		double median = 0;
 		bool free_running = false;
 
 		for (int tries = 0; tries < SLOW_TRIES && !free_running; tries++) {
-			atomic_store(&slow_done, false);
-			fast_n = 0;
-			pthread_create(&slow, NULL, slow_caller, NULL);
-			pthread_create(&fast, NULL, fast_caller, NULL);
-			pthread_join(slow, NULL);
-			pthread_join(fast, NULL);
+			beside_fast_calls(slow_caller);
 			qsort(fast_times, (size_t)fast_n, sizeof(double), cmp_double);
 			median = fast_n > 0 ? fast_times[fast_n / 2] : 1e9;
 			printf("     slow call %.2f ms, %d fast calls meanwhile, median %.3f ms\n",
@@ -437,12 +445,7 @@ main(int argc, char **argv)
 		      "a slow call (a tc26-512-B key pair) does not hold up fast calls in another "
 		      "session");
 
-		atomic_store(&slow_done, false);
-		fast_n = 0;
-		pthread_create(&slow, NULL, big_caller, NULL);
-		pthread_create(&fast, NULL, fast_caller, NULL);
-		pthread_join(slow, NULL);
-		pthread_join(fast, NULL);
+		beside_fast_calls(big_caller);
 		check(atomic_load(&failures) == 0 && fast_n > 0,
 		      "256 KiB records (hash-and-sign, verified) among small ones of another session: "
 		      "every answer right");
