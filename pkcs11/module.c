@@ -735,7 +735,8 @@ ls_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 	}
 	gen = lsc_conn_generation(slot->conn);
 	pthread_mutex_lock(&slot->lock);
-	if (slot->ti_valid && slot->ti_gen == gen && ls_now_ms() - slot->ti_time < LSC_TOKEN_INFO_TTL_MS) {
+	if (slot->ti_valid && slot->ti_gen == gen &&
+	    ls_now_ms() - slot->ti_time < LSC_TOKEN_INFO_TTL_MS) {
 		*info = slot->ti;
 		pthread_mutex_unlock(&slot->lock);
 		count_local();

@@ -15,7 +15,6 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
