@@ -273,7 +273,8 @@ start_server(void)
 	char prog[PATH_MAX + 32], state[PATH_MAX + 16], conf[PATH_MAX + 16], log[PATH_MAX + 16];
 	char *argv[] = {prog, "--listen", "127.0.0.1:0", "--state-dir", state, "--config", conf,
 	                NULL};
-	char line[256];
+	char line[256], text[2048];
+	const char *extra;
 	int fds[2];
 	FILE *out;
 
@@ -281,16 +282,19 @@ start_server(void)
 	snprintf(state, sizeof(state), "%s/state", tmpdir);
 	snprintf(conf, sizeof(conf), "%s/ls11cloudd.conf", tmpdir);
 	snprintf(log, sizeof(log), "%s/server.log", tmpdir);
-	write_file(conf,
-	           "# bench-cloud: limits high enough for the idle-connection benchmark\n"
-	           "log-level = warning\n"
-	           "max-connections = 20000\n"
-	           "max-connections-per-source = 20000\n"
-	           "max-connections-per-account = 20000\n"
-	           "max-applications = 20000\n"
-	           "idle-timeout = 0\n"
-	           "",
-	           0600);
+	/* LS11_BENCH_CLOUD_SERVER_CONF: more settings, one per line (e.g. "workers = 3"). */
+	extra = getenv("LS11_BENCH_CLOUD_SERVER_CONF");
+	snprintf(text, sizeof(text),
+	         "# bench-cloud: limits high enough for the idle-connection benchmark\n"
+	         "log-level = warning\n"
+	         "max-connections = 20000\n"
+	         "max-connections-per-source = 20000\n"
+	         "max-connections-per-account = 20000\n"
+	         "max-applications = 20000\n"
+	         "idle-timeout = 0\n"
+	         "%s\n",
+	         extra != NULL ? extra : "");
+	write_file(conf, text, 0600);
 	if (pipe(fds) != 0)
 		die("pipe", errno);
 	server_pid = spawn(argv, fds[1], log);
