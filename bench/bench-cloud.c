@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "crypto.h"
 #include "handshake.h"
 #include "pkcs11x.h"
@@ -68,15 +69,6 @@ static char tmpdir[PATH_MAX], build_root[PATH_MAX];
 static pid_t server_pid = -1, p11kit_pid = -1;
 static int server_port;
 static bool first = true;
-
-static double
-now_s(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 cleanup(void)
@@ -174,23 +166,11 @@ run(char *const argv[], const char *err_path)
 static double
 proc_cpu(pid_t pid)
 {
-	char path[64], buf[4096], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *fp;
-	size_t n;
+	double t = bench_proc_cpu(pid);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		die("reading /proc/PID/stat", errno);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* after ") ": state(3) ... utime(14) stime(15) */
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-	                        &st) != 2)
-		die("parsing /proc/PID/stat", 0);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	if (t < 0)
+		die("reading /proc/PID/stat", pid);
+	return t;
 }
 
 /* VmRSS of a process in bytes. */
@@ -548,10 +528,9 @@ bench_calls(CK_FUNCTION_LIST_PTR ours, CK_SESSION_HANDLE s_ours, CK_FUNCTION_LIS
 static CK_SLOT_ID cloud_slot;
 static CK_OBJECT_HANDLE sign_key;
 static CK_MECHANISM_TYPE sign_mech = CKM_GOSTR3410;
-static atomic_bool stop_flag;
-static atomic_long sign_ops, sign_errors;
+static bench_round rounds;
+static atomic_long sign_errors;
 static ls_gost_key *local_key;
-static pthread_barrier_t start_barrier;
 
 static void *
 remote_signer(void *arg)
@@ -563,8 +542,8 @@ remote_signer(void *arg)
 	CK_RV rv;
 
 	memset(digest, 0x5a, sizeof(digest));
-	pthread_barrier_wait(&start_barrier);
-	while (!atomic_load(&stop_flag)) {
+	pthread_barrier_wait(&rounds.start);
+	while (!atomic_load(&rounds.stop)) {
 		CK_ULONG len = sizeof(sig);
 
 		digest[0] = (CK_BYTE)n;
@@ -586,49 +565,20 @@ remote_signer(void *arg)
 		}
 		n++;
 	}
-	atomic_fetch_add(&sign_ops, n);
+	atomic_fetch_add(&rounds.ops, n);
 	return NULL;
 }
 
-static void *
-local_signer(void *arg)
-{
-	uint8_t digest[32], sig[64];
-	long n = 0;
-
-	(void)arg;
-	memset(digest, 0x5a, sizeof(digest));
-	pthread_barrier_wait(&start_barrier);
-	while (!atomic_load(&stop_flag)) {
-		digest[0] = (uint8_t)n;
-		check(ls_gost_sign_digest(local_key, digest, 32, sig, sizeof(sig)), "sign");
-		n++;
-	}
-	atomic_fetch_add(&sign_ops, n);
-	return NULL;
-}
-
-/* Total ops/s (wall) of @threads threads running @fn for SIGN_ROUND_S. */
+/* Total ops/s (wall) of @threads threads running @fn(&@sessions[i]) for SIGN_ROUND_S. */
 static double
 threaded_rate(void *(*fn)(void *), int threads, CK_SESSION_HANDLE *sessions)
 {
-	pthread_t th[MAX_THREADS];
-	double t0;
+	double r = bench_round_rate(&rounds, fn, sessions, sizeof(sessions[0]), threads,
+	                            SIGN_ROUND_S, NULL);
 
-	atomic_store(&stop_flag, false);
-	atomic_store(&sign_ops, 0);
-	pthread_barrier_init(&start_barrier, NULL, (unsigned)threads + 1);
-	for (int i = 0; i < threads; i++)
-		if (pthread_create(&th[i], NULL, fn, sessions != NULL ? &sessions[i] : NULL) != 0)
-			die("pthread_create", i);
-	pthread_barrier_wait(&start_barrier);
-	t0 = now_s(CLOCK_MONOTONIC);
-	usleep((useconds_t)(SIGN_ROUND_S * 1e6));
-	atomic_store(&stop_flag, true);
-	for (int i = 0; i < threads; i++)
-		pthread_join(th[i], NULL);
-	pthread_barrier_destroy(&start_barrier);
-	return (double)atomic_load(&sign_ops) / (now_s(CLOCK_MONOTONIC) - t0);
+	if (r < 0)
+		die("pthread_create", threads);
+	return r;
 }
 
 /* One-core rate: ops over this thread's CPU time in a fixed wall round, best of 3. */
@@ -674,8 +624,8 @@ random_caller(void *arg)
 	CK_BYTE rnd[32];
 	long n = 0;
 
-	pthread_barrier_wait(&start_barrier);
-	while (!atomic_load(&stop_flag)) {
+	pthread_barrier_wait(&rounds.start);
+	while (!atomic_load(&rounds.stop)) {
 		CK_RV rv = random_module->C_GenerateRandom(s, rnd, sizeof(rnd));
 
 		if (rv != CKR_OK) {
@@ -686,7 +636,7 @@ random_caller(void *arg)
 		}
 		n++;
 	}
-	atomic_fetch_add(&sign_ops, n);
+	atomic_fetch_add(&rounds.ops, n);
 	return NULL;
 }
 
@@ -726,7 +676,7 @@ bench_calls_threaded(CK_FUNCTION_LIST_PTR ours, CK_FUNCTION_LIST_PTR p11)
 	for (int round = 0; round < ROUNDS; round++) {
 		double r = threaded_rate(random_caller, CALLS_THREADS, s_o);
 
-		ops += (double)atomic_load(&sign_ops);
+		ops += (double)atomic_load(&rounds.ops);
 		if (r > best_o)
 			best_o = r;
 	}
@@ -771,7 +721,12 @@ bench_sign(void)
 	check(ls_gost_key_generate(LS_CURVE_TC26_256_A, &local_key), "generate");
 	one_core = one_core_rate();
 	for (int round = 0; round < ROUNDS; round++) {
-		double r = threaded_rate(local_signer, 2, NULL);
+		bench_signer local = { .round = &rounds, .key = local_key };
+		double r = bench_round_rate(&rounds, bench_sign_thread, &local, 0, 2, SIGN_ROUND_S,
+		                            NULL);
+
+		if (r < 0 || atomic_load(&local.failures) != 0)
+			die("the in-process signers", (long)atomic_load(&local.failures));
 
 		if (r > two_core)
 			two_core = r;
@@ -795,7 +750,7 @@ bench_sign(void)
 		for (int round = 0; round < ROUNDS; round++) {
 			double r = threaded_rate(remote_signer, n, sessions);
 
-			ops += (double)atomic_load(&sign_ops);
+			ops += (double)atomic_load(&rounds.ops);
 			if (r > best)
 				best = r;
 		}

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "buffer.h"
 #include "channel.h"
 #include "crypto.h"
@@ -68,9 +69,7 @@ typedef struct {
 static ls_gost_key *key;
 static link_end client_end[CLIENTS];
 static pid_t server_pid;
-static atomic_bool stop_flag;
-static atomic_long ops;
-static pthread_barrier_t start_barrier;
+static bench_round rounds;
 
 static void
 die(const char *what, long detail)
@@ -88,32 +87,15 @@ check(int r, const char *what)
 	}
 }
 
-static double
-now_s(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Seconds of CPU (user + system) the server process has used. */
 static double
 server_cpu(void)
 {
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
+	double t = bench_proc_cpu(server_pid);
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)server_pid);
-	if ((f = fopen(path, "r")) == NULL)
-		die("open /proc/PID/stat", server_pid);
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		die("parse /proc/PID/stat", server_pid);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	if (t < 0)
+		die("read /proc/PID/stat", server_pid);
+	return t;
 }
 
 static void
@@ -226,8 +208,8 @@ client_thread(void *arg)
 	memset(digest, 0x5a, sizeof(digest));
 	ls_buf_init(&req, REQ_RECORD);
 	ls_buf_init(&ans, SIG);
-	pthread_barrier_wait(&start_barrier);
-	while (!atomic_load(&stop_flag)) {
+	pthread_barrier_wait(&rounds.start);
+	while (!atomic_load(&rounds.stop)) {
 		digest[0] = (uint8_t)n;
 		if (e->ch == NULL) {
 			write_all(e->fd, digest, DIGEST);
@@ -239,7 +221,8 @@ client_thread(void *arg)
 			      "ls_channel_seal");
 			write_all(e->fd, ls_buf_data(&req), ls_buf_len(&req));
 			read_all(e->fd, rec, ANS_RECORD);
-			check(ls_channel_open(e->ch, rec, ANS_RECORD, &ans, &type), "ls_channel_open");
+			check(ls_channel_open(e->ch, rec, ANS_RECORD, &ans, &type),
+			      "ls_channel_open");
 			if (type != LS_RECORD_DATA || ls_buf_len(&ans) != SIG)
 				die("answer record", (long)ls_buf_len(&ans));
 		}
@@ -247,52 +230,8 @@ client_thread(void *arg)
 	}
 	ls_buf_clear(&req);
 	ls_buf_clear(&ans);
-	atomic_fetch_add(&ops, n);
+	atomic_fetch_add(&rounds.ops, n);
 	return NULL;
-}
-
-static void *
-local_thread(void *arg)
-{
-	uint8_t digest[DIGEST], sig[SIG];
-	long n = 0;
-
-	(void)arg;
-	memset(digest, 0x5a, sizeof(digest));
-	pthread_barrier_wait(&start_barrier);
-	while (!atomic_load(&stop_flag)) {
-		digest[0] = (uint8_t)n;
-		check(ls_gost_sign_digest(key, digest, DIGEST, sig, SIG), "sign");
-		n++;
-	}
-	atomic_fetch_add(&ops, n);
-	return NULL;
-}
-
-/* Ops/s (wall) of @threads threads running @fn for ROUND_S; *@n gets the ops. */
-static double
-round_rate(void *(*fn)(void *), int threads, long *n)
-{
-	pthread_t th[CLIENTS];
-	double t0, t1;
-
-	atomic_store(&stop_flag, false);
-	atomic_store(&ops, 0);
-	if (pthread_barrier_init(&start_barrier, NULL, (unsigned)threads + 1) != 0)
-		die("pthread_barrier_init", threads);
-	for (int i = 0; i < threads; i++)
-		if (pthread_create(&th[i], NULL, fn, fn == client_thread ? &client_end[i] : NULL) != 0)
-			die("pthread_create", i);
-	pthread_barrier_wait(&start_barrier);
-	t0 = now_s(CLOCK_MONOTONIC);
-	usleep((useconds_t)(ROUND_S * 1e6));
-	atomic_store(&stop_flag, true);
-	for (int i = 0; i < threads; i++)
-		pthread_join(th[i], NULL);
-	t1 = now_s(CLOCK_MONOTONIC);
-	pthread_barrier_destroy(&start_barrier);
-	*n = atomic_load(&ops);
-	return (double)*n / (t1 - t0);
 }
 
 /* Runs one variant: a server child, the connections, alternating rounds; prints its entry. */
@@ -329,14 +268,22 @@ bench_variant(bool sealed, bool first)
 			      "ls_channel_new");
 	}
 	for (int round = 0; round < ROUNDS; round++) {
+		bench_signer local = { .round = &rounds, .key = key };
 		double c0, s0, r;
 		long n;
 
-		if ((r = round_rate(local_thread, 2, &n)) > base)
+		r = bench_round_rate(&rounds, bench_sign_thread, &local, 0, 2, ROUND_S, NULL);
+		if (r < 0 || atomic_load(&local.failures) != 0)
+			die("the in-process signers", (long)atomic_load(&local.failures));
+		if (r > base)
 			base = r;
 		c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
 		s0 = server_cpu();
-		if ((r = round_rate(client_thread, CLIENTS, &n)) > best)
+		r = bench_round_rate(&rounds, client_thread, client_end, sizeof(client_end[0]),
+		                     CLIENTS, ROUND_S, &n);
+		if (r < 0)
+			die("starting the client threads", 0);
+		if (r > best)
 			best = r;
 		ccpu += now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		scpu += server_cpu() - s0;
